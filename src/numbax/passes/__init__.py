@@ -1,0 +1,1 @@
+"""jaxpr -> jaxpr optimisation passes."""

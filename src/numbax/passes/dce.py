@@ -1,0 +1,25 @@
+"""Dead-code elimination."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..jaxpr import Jaxpr, Literal
+
+
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr:
+    """Drop equations whose results are not needed for the (used) outputs, and unused constants.
+    Primitives marked `effectful` are always kept."""
+    outvars = jaxpr.outvars if used_outputs is None else \
+        [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+    live = {v for v in outvars if type(v) is not Literal}
+    eqns = []
+    for eqn in reversed(jaxpr.eqns):
+        if getattr(eqn.primitive, "effectful", False) or any(v in live for v in eqn.outvars):
+            eqns.append(eqn)
+            live.update(v for v in eqn.invars if type(v) is not Literal)
+    eqns.reverse()
+    keep = [i for i, v in enumerate(jaxpr.constvars) if v in live]
+    if len(eqns) == len(jaxpr.eqns) and len(keep) == len(jaxpr.constvars) and used_outputs is None:
+        return jaxpr
+    return Jaxpr([jaxpr.constvars[i] for i in keep], jaxpr.invars, outvars, eqns,
+                 [jaxpr.consts[i] for i in keep])

@@ -1,0 +1,1 @@
+"""Primitives grouped by family; importing a family registers all of its rules."""
