@@ -14,6 +14,7 @@ from .interpreters.ad import UndefPrimal, Zero, tangent_aval
 from .interpreters.batching import BatchTrace, BatchTracer, not_mapped
 from .interpreters.partial_eval import convert_constvars, trace_to_jaxpr
 from .jaxpr import eval_jaxpr
+from .primitives import custom_derivatives as cv
 from .primitives.jit import jit_p
 from .tree_util import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
 
@@ -87,10 +88,14 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                                 f"sub-dtype of np.floating), but {name} returned {aval.dtype.name}.")
             return [out, *aux_leaves]
 
-        outs, f_vjp = ad.vjp_flat(flat_fun, flat, name)
+        cts = _forward_grad(flat_fun, flat) if _is_scalar_input(flat) else None
+        if cts is None:
+            outs, f_vjp = ad.vjp_flat(flat_fun, flat, name)
+            one = np.ones((), get_aval(outs[0]).dtype)[()]
+            cts = f_vjp([one] + [Zero(tangent_aval(get_aval(a))) for a in outs[1:]])
+        else:
+            outs, cts = cts
         out = outs[0]
-        one = np.ones((), get_aval(out).dtype)[()]
-        cts = f_vjp([one] + [Zero(tangent_aval(get_aval(a))) for a in outs[1:]])
         grads = tree_unflatten(in_tree, [_materialize(c) for c in cts])
         g = grads[0] if isinstance(argnums, int) else grads
         if has_aux:
@@ -98,6 +103,37 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         return out, g
 
     return value_and_grad_f
+
+
+def _is_scalar_input(flat) -> bool:
+    if len(flat) != 1:
+        return False
+    aval = get_aval(flat[0])
+    return aval.shape == () and aval.dtype.kind == "f"
+
+
+def _forward_grad(flat_fun, flat):
+    """The derivative w.r.t. one scalar input by forward mode: one jvp pass, nothing staged.
+    Nested, it keeps derivative programs small: CSE merges the symmetric work of nested jvps,
+    which reverse-over-reverse does not expose. None if a custom_vjp function needs reverse mode.
+    """
+    x = flat[0]
+    seed = np.ones((), get_aval(x).dtype)[()]
+    cv.forward_grad.depth += 1
+    try:
+        outs, tangents = ad.jvp_flat(flat_fun, [x], [seed])
+    except cv.ForwardModeUnsupported:
+        return None
+    finally:
+        cv.forward_grad.depth -= 1
+    g = tangents[0]
+    x_aval = get_aval(x)
+    if type(g) is Zero:
+        g = Zero(tangent_aval(x_aval))
+    elif get_aval(g).dtype != x_aval.dtype or get_aval(g).weak_type != x_aval.weak_type:
+        from .primitives.elementwise import convert_element_type
+        g = convert_element_type(g, x_aval.dtype, x_aval.weak_type)
+    return outs, [g]
 
 
 def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import dtypes
-from ...core import Tracer, get_aval
-from ...errors import user_frame
-from ...primitives.elementwise import convert_element_type
-from ...primitives.shape import broadcast_in_dim
+from .. import dtypes
+from ..core import Tracer, get_aval
+from ..errors import user_frame
+from ..primitives.elementwise import convert_element_type
+from ..primitives.shape import broadcast_in_dim
 
 _SCALARS = (int, float, bool)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from typing import Callable
 
 from .. import dtypes
-from ..core import Primitive, get_aval
+from ..core import EvalTrace, Primitive, current_trace, get_aval
 from ..interpreters import ad, batching
 from ..interpreters.ad import Zero, instantiate, tangent_aval
 from ..interpreters.partial_eval import convert_constvars, trace_to_jaxpr
@@ -102,6 +103,8 @@ class custom_jvp:
         if self.jvp is None:
             raise AttributeError(f"No JVP defined for custom_jvp function {name} using defjvp.")
         args = _resolve_args(self.fun, args, kwargs)
+        if type(current_trace()) is EvalTrace:  # no transformation active: nothing to customise
+            return self.fun(*args)
         nondiff, dyn = _split_nondiff(args, self.nondiff_argnums)
         flat, in_tree, jaxpr, consts, out_tree = _trace_primal(self.fun, nondiff, dyn, len(args),
                                                                name)
@@ -208,6 +211,8 @@ class custom_vjp:
         if self.fwd is None:
             raise AttributeError(f"No VJP defined for custom_vjp function {name} using defvjp.")
         args = _resolve_args(self.fun, args, kwargs)
+        if type(current_trace()) is EvalTrace:  # no transformation active: nothing to customise
+            return self.fun(*args)
         nondiff, dyn = _split_nondiff(args, self.nondiff_argnums)
         flat, in_tree, jaxpr, consts, out_tree = _trace_primal(self.fun, nondiff, dyn, len(args),
                                                                name)
@@ -261,7 +266,21 @@ def _custom_vjp_call_abstract_eval(*avals, call_jaxpr, fwd, bwd, num_consts):
     return call_jaxpr.out_avals
 
 
+class ForwardModeUnsupported(Exception):
+    """Raised inside forward-mode `grad` (used for scalar inputs) when a custom_vjp function is
+    reached: `grad` catches it and redoes the computation in reverse mode."""
+
+
+class _ForwardGradState(threading.local):
+    depth = 0
+
+
+forward_grad = _ForwardGradState()
+
+
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts):
+    if forward_grad.depth:
+        raise ForwardModeUnsupported
     out, res = fwd(*primals[num_consts:])
     ts = [instantiate(t) for t in tangents[num_consts:]]
     out_avals = tuple(tangent_aval(get_aval(o)) for o in out)

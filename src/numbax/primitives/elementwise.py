@@ -128,9 +128,9 @@ def _trunc_rem(x, y):
     return np.fmod(x, y)
 
 
-add_p = elementwise("add", np.add, _FLOAT + _INT, nargs=2)
-sub_p = elementwise("sub", np.subtract, _FLOAT + _INT, nargs=2)
-mul_p = elementwise("mul", np.multiply, _FLOAT + _INT, nargs=2)
+add_p = elementwise("add", np.add, _FLOAT + _INT, nargs=2, quiet=True)
+sub_p = elementwise("sub", np.subtract, _FLOAT + _INT, nargs=2, quiet=True)
+mul_p = elementwise("mul", np.multiply, _FLOAT + _INT, nargs=2, quiet=True)
 div_p = elementwise("div", _trunc_div, _FLOAT + _INT, nargs=2, quiet=True)
 rem_p = elementwise("rem", _trunc_rem, _FLOAT + _INT, nargs=2, quiet=True)
 neg_p = elementwise("neg", np.negative, _FLOAT + _INT)
@@ -151,6 +151,7 @@ def max(x, y): return max_p.bind(x, y)  # noqa: A001 (lax's name)
 def min(x, y): return min_p.bind(x, y)  # noqa: A001
 def pow(x, y): return pow_p.bind(x, y)  # noqa: A001
 def atan2(x, y): return atan2_p.bind(x, y)
+def nextafter(x, y): return nextafter_p.bind(x, y)
 
 
 def _add_transpose(ct, x, y):

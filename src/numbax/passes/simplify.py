@@ -1,0 +1,91 @@
+"""Algebraic simplification and scalar constant folding.
+
+Only rewrites that are exact in IEEE arithmetic (NaN, inf and the sign of zero included):
+`x * 1`, `1 * x`, `x / 1`, `x - 0`, integer `x + 0`, `integer_pow[y=1]`, `neg (neg x)`; an
+elementwise equation on scalar literals is folded into a literal. Commutative operands are put in
+a canonical order so that CSE sees `a * b` and `b * a` as the same expression.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..jaxpr import Jaxpr, JaxprEqn, Literal
+
+_COMMUTATIVE = frozenset(["add", "mul", "max", "min", "eq", "ne", "and", "or", "xor"])
+_FOLDABLE = frozenset(["add", "sub", "mul", "div", "neg", "max", "min", "integer_pow", "pow",
+                       "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "logistic", "abs",
+                       "sign", "log1p", "expm1", "convert_element_type", "eq", "ne", "lt", "le",
+                       "gt", "ge", "select_n"])
+
+
+def _is_lit(v, value) -> bool:
+    return type(v) is Literal and np.asarray(v.val).item() == value and \
+        not (value == 0 and np.signbit(np.asarray(v.val, np.float64)))
+
+
+def _identity_operand(eqn: JaxprEqn):
+    """The operand an equation reduces to, or None."""
+    name, ins, out = eqn.primitive.name, eqn.invars, eqn.outvars[0]
+
+    def same_type(v):
+        return v.aval == out.aval
+    if name == "mul":
+        for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
+            if _is_lit(b, 1) and same_type(a):
+                return a
+    elif name == "div" and _is_lit(ins[1], 1) and same_type(ins[0]):
+        return ins[0]
+    elif name == "sub" and _is_lit(ins[1], 0) and same_type(ins[0]):
+        return ins[0]
+    elif name == "add" and out.aval.dtype.kind in "iu":
+        for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
+            if _is_lit(b, 0) and same_type(a):
+                return a
+    elif name == "integer_pow" and eqn.params["y"] == 1:
+        return ins[0]
+    return None
+
+
+def simplify_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
+    subst: dict = {}
+    producer: dict = {}
+    order = {v: i for i, v in enumerate(jaxpr.constvars + jaxpr.invars)}
+    eqns = []
+    changed = False
+
+    def read(v):
+        return v if type(v) is Literal else subst.get(v, v)
+
+    for eqn in jaxpr.eqns:
+        invars = [read(v) for v in eqn.invars]
+        name = eqn.primitive.name
+        if name in _COMMUTATIVE and len(invars) == 2:
+            invars.sort(key=lambda v: (1, 0) if type(v) is Literal else (0, order.get(v, -1)))
+        if invars != eqn.invars:
+            eqn = JaxprEqn(eqn.primitive, invars, eqn.params, eqn.outvars)
+        if name in _FOLDABLE and all(type(v) is Literal for v in invars) and \
+                not eqn.primitive.multiple_results:
+            with np.errstate(all="ignore"):
+                val = eqn.primitive.impl(*[v.val for v in invars], **eqn.params)
+            out = eqn.outvars[0]
+            subst[out] = Literal(np.asarray(val, out.aval.dtype)[()], out.aval)
+            changed = True
+            continue
+        same = _identity_operand(eqn)
+        if same is None and name == "neg":
+            inner = producer.get(invars[0])
+            if inner is not None and inner.primitive.name == "neg":
+                same = inner.invars[0]
+        if same is not None:
+            subst[eqn.outvars[0]] = same
+            changed = True
+            continue
+        for v in eqn.outvars:
+            order[v] = len(order)
+            producer[v] = eqn
+        eqns.append(eqn)
+    if not changed:
+        return jaxpr
+    outvars = [read(v) for v in jaxpr.outvars]
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns, jaxpr.consts)
+
