@@ -18,6 +18,8 @@ RNG = np.random.default_rng(0)
 def assert_allclose(a, b, rtol=1e-7, atol=1e-9, err_msg=""):
     la, ta = tree_flatten(a)
     lb, tb = tree_flatten(b)
+    if ta.num_leaves == 1 and tb != ta:  # an array compared with a list/scalar of numbers
+        lb, tb = [np.asarray(b)], ta
     assert ta == tb, f"tree mismatch: {ta} vs {tb}"
     for x, y in zip(la, lb):
         x, y = np.asarray(x), np.asarray(y)
@@ -105,10 +107,10 @@ def check_vmap(f, batched_args, in_axes=0, rtol=1e-12, atol=0):
 
 def check_staged(f, args, rtol=1e-12, atol=0):
     """The staged jaxpr typechecks and evaluates to the eager result."""
-    closed = api.make_jaxpr(f)(*args)
-    typecheck_jaxpr(closed.jaxpr if hasattr(closed, "jaxpr") else closed)
+    jaxpr = api.make_jaxpr(f)(*args)
+    typecheck_jaxpr(jaxpr)
     flat, _ = tree_flatten(args)
-    got = eval_jaxpr(closed.jaxpr if hasattr(closed, "jaxpr") else closed, *flat)
+    got = eval_jaxpr(jaxpr, *flat)
     ref = tree_flatten(f(*args))[0]
     assert_allclose(got, ref, rtol=rtol, atol=atol, err_msg="staged vs eager")
 

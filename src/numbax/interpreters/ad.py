@@ -252,11 +252,12 @@ def vjp_flat(f: Callable, primals: Sequence, fun_name: str = "<fun>"):
 _jvp_jaxpr_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: Sequence[bool], instantiate: bool | Sequence[bool] = False
+def jvp_jaxpr(jaxpr: Jaxpr, nonzeros: Sequence[bool], instantiate_outs: bool | Sequence[bool] = False
               ) -> tuple[Jaxpr, list[bool]]:
     """A jaxpr (primals, nonzero tangents) -> (primals_out, nonzero tangents_out)."""
     nonzeros = tuple(nonzeros)
-    inst = (instantiate,) * len(jaxpr.outvars) if isinstance(instantiate, bool) else tuple(instantiate)
+    inst = ((instantiate_outs,) * len(jaxpr.outvars) if isinstance(instantiate_outs, bool)
+            else tuple(instantiate_outs))
     cache = _jvp_jaxpr_cache.setdefault(jaxpr, {})
     hit = cache.get((nonzeros, inst))
     if hit is not None:

@@ -24,6 +24,13 @@ class Array(np.ndarray):
     def at(self) -> IndexUpdateHelper:
         return IndexUpdateHelper(np.asarray(self))
 
+    def __getitem__(self, idx):
+        # a constant indexed by a traced value (`jnp.arange(5)[i]` under jit) stages a gather
+        if isinstance(idx, Tracer) or (type(idx) is tuple and
+                                       any(isinstance(i, Tracer) for i in idx)):
+            return getitem(np.asarray(self), idx)
+        return super().__getitem__(idx)
+
 
 def as_array(x):
     return x.view(Array) if type(x) is np.ndarray else x

@@ -40,7 +40,7 @@ def array(object, dtype=None, copy=True, order=None, ndmin=0):  # noqa: A002
             out = cast_to(out, _dtype(dtype))
     else:
         out = np.array(object, dtype=dtype, copy=True)
-        if out.dtype == object:
+        if out.dtype.kind == "O":
             raise TypeError(f"numbax cannot make an array of Python objects of type "
                             f"{type(object).__name__}")
         dtypes.check_supported(out.dtype, "array")

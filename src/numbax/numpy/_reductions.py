@@ -1,6 +1,7 @@
 """Reductions with numpy's axis/keepdims/dtype conventions, and cumulative reductions."""
 from __future__ import annotations
 
+import builtins
 import operator
 
 import numpy as np
@@ -15,7 +16,7 @@ from ._promote import asarray_arg, cast_to, check_arraylike
 
 def canonicalize_axis(axis, ndim: int, name: str = "axis") -> int:
     axis = operator.index(axis)
-    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+    if not -ndim <= axis < builtins.max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
         raise np.exceptions.AxisError(f"{name} {axis} is out of bounds for array of dimension {ndim}")
     return axis % ndim if ndim else 0
 
@@ -64,7 +65,7 @@ def _reduction(name, reduce_fn, accum_dtype=None, bool_ok=True, identity=None):
         if dtype is None and accum_dtype is not None:
             a = cast_to(a, accum_dtype(aval.dtype), aval.weak_type)
         axes = _axes(axis, aval.ndim)
-        if identity is None and any(aval.shape[i] == 0 for i in axes):
+        if identity is None and builtins.any(aval.shape[i] == 0 for i in axes):
             raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
         result = reduce_fn(a, axes)
         if initial is not None:
@@ -148,10 +149,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     if aval.dtype.kind != "f":
         a = cast_to(a, dtypes.float64, aval.weak_type)
     axes = _axes(axis, aval.ndim)
-    centred = ew.sub(a, mean(a, axes, keepdims=True)) if aval.shape else ew.sub(a, a)
-    if get_aval(centred).shape != aval.shape:
-        from ._promote import broadcast_to
-        centred = broadcast_to(centred, aval.shape)
+    from ._ufuncs import subtract
+    centred = subtract(a, mean(a, axes, keepdims=True))
     sq = ew.mul(centred, centred)
     n = _count(aval.shape, axes) - ddof
     r = ew.div(red.reduce_sum(sq, axes), np.array(n, get_aval(sq).dtype)[()])
