@@ -72,15 +72,22 @@ def standard_abstract_eval(name, kinds, out_dtype=None):
     return rule
 
 
-def _check_shapes_impl(name, args):
-    shape = None
-    for a in args:
+def _check_shapes_impl(name, args, first_typed=0):
+    """Eager calls skip abstract evaluation: check what it would have (cheaply). Operands from
+    `first_typed` on must agree in dtype (select_n's selector is exempt)."""
+    shape = dtype = None
+    for i, a in enumerate(args):
         s = np.shape(a)
         if s:
             if shape is not None and s != shape:
                 raise shape_error(f"{name} got incompatible shapes for broadcasting: "
                                   + ", ".join(str(np.shape(b)) for b in args) + ".")
             shape = s
+        d = getattr(a, "dtype", None) if i >= first_typed else None
+        if d is not None:
+            if dtype is not None and d != dtype:
+                _result_dtype(name, [get_aval(b) for b in args[first_typed:]])
+            dtype = d
 
 
 def _quiet(fn):
@@ -435,7 +442,7 @@ def select_n(which, *cases):
 
 @select_n_p.def_impl
 def _select_n_impl(which, *cases):
-    _check_shapes_impl("select_n", (which,) + cases)
+    _check_shapes_impl("select_n", (which,) + cases, first_typed=1)
     if len(cases) == 1:
         return np.broadcast_to(cases[0], np.shape(which)).copy()[()] \
             if np.shape(which) and not np.shape(cases[0]) else cases[0]
