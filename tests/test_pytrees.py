@@ -472,3 +472,44 @@ def test_partial_with_no_bound_args_is_static_only():
     assert tree_leaves(p) == []
     out = jit(lambda fn, x: fn(x))(p, np.array([0.0]))
     assert_allclose(out, [0.0], rtol=0)
+
+
+# --------------------------------------------------------------------------- misc edge cases
+
+def test_dict_key_order_is_canonical_everywhere():
+    d = {"b": np.array([10.0, 20.0]), "a": np.arange(6.0).reshape(3, 2)}
+    assert tree_structure({"a": 1, "b": 2}) == tree_structure({"b": 1, "a": 2})
+    out = vmap(lambda t: t["a"] * t["b"], in_axes=({"b": None, "a": 0},))(d)
+    assert_allclose(out, d["a"] * d["b"], rtol=0)
+    g = grad(lambda t: jnp.sum(t["a"]) + 2.0 * jnp.sum(t["b"]))(d)
+    assert_allclose(g["b"], [2.0, 2.0], rtol=0)
+    assert_allclose(g["a"], np.ones((3, 2)), rtol=0)
+
+
+def test_none_leaves_pass_through_transformations():
+    p = {"a": np.ones(2), "b": None}
+    g = grad(lambda q: jnp.sum(q["a"] ** 2))(p)
+    assert g["b"] is None
+    assert_allclose(g["a"], [2.0, 2.0], rtol=0)
+    out = vmap(lambda x: (x * 2.0, None))(np.ones(3))
+    assert out[1] is None
+    assert jit(lambda x, n: x if n is None else x * 2.0)(np.ones(2), None).shape == (2,)
+    out = jit(lambda x: {"y": x, "z": None})(np.ones(2))
+    assert out["z"] is None
+
+
+def test_jit_rejects_non_array_leaf():
+    with pytest.raises(TypeError):
+        jit(lambda x, s: x)(np.ones(2), "hello")
+
+
+def test_grad_argnums_with_tuple_argument():
+    ga, gb = grad(lambda a, b: a[0] * b + a[1], argnums=(0, 1))((2.0, 3.0), 4.0)
+    assert isinstance(ga, tuple)
+    assert (float(ga[0]), float(ga[1]), float(gb)) == (4.0, 1.0, 2.0)
+
+
+def test_vmap_namedtuple_out_axes():
+    out = vmap(lambda x: Point(x, 2.0 * x), out_axes=Point(0, 1))(np.ones((3, 2)))
+    assert isinstance(out, Point)
+    assert out.x.shape == (3, 2) and out.y.shape == (2, 3)
