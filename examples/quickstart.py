@@ -24,9 +24,11 @@ print(numbax.make_jaxpr(numbax.grad(loss))(w, x, y))
 
 print("\ngrad(loss)(w) =", numbax.grad(loss)(w, x, y))
 
-print("\nNested derivatives of x**3 at 4.0:",
-      [numbax.grad(f)(4.0) for f in (lambda t: t ** 3, numbax.grad(lambda t: t ** 3),
-                                     numbax.grad(numbax.grad(lambda t: t ** 3)))])
+cube = lambda t: t ** 3
+d1 = numbax.grad(cube)
+d2 = numbax.grad(d1)
+d3 = numbax.grad(d2)
+print("\nd/dx, d2/dx2, d3/dx3 of x**3 at 4.0:", [float(d(4.0)) for d in (d1, d2, d3)])
 
 
 def f(v):

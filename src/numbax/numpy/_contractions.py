@@ -75,6 +75,12 @@ def matmul(a, b, *, precision=None, preferred_element_type=None):
         raise ValueError("matmul: Input operand does not have enough dimensions (scalars are "
                          "not allowed; use `*`)")
     a_vec, b_vec = len(sa) == 1, len(sb) == 1
+    if b_vec or (a_vec and len(sb) == 2):  # matrix-vector products need no reshapes
+        ca, cb = len(sa) - 1, len(sb) - 1 if b_vec else 0
+        if sa[ca] != sb[cb]:
+            raise TypeError(f"matmul: contracting dimensions differ: shapes {sa} and {sb} "
+                            f"({sa[ca]} != {sb[cb]})")
+        return _dot(a, b, ((ca,), (cb,)))
     if a_vec:
         a = sh.reshape(a, (1,) + sa)
     if b_vec:
