@@ -12,7 +12,7 @@ import numbax
 import numbax.numpy as jnp
 from numbax import (eval_shape, grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose,
                     linearize, make_jaxpr, value_and_grad, vjp, vmap)
-from numbax.tree_util import tree_flatten, tree_map, tree_structure
+from numbax.tree_util import tree_map, tree_structure
 
 from checks import assert_allclose, check_vjp_adjoint
 

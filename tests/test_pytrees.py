@@ -9,7 +9,6 @@ import functools
 import numpy as np
 import pytest
 
-import numbax
 import numbax.numpy as jnp
 from numbax import grad, jacfwd, jit, jvp, value_and_grad, vjp, vmap
 from numbax import tree_util

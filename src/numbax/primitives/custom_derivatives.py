@@ -341,11 +341,18 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
     cts_in = bwd(res, [instantiate(c) for c in cts])
     out = [None] * num_res
     for x, ct in zip(args[num_res:], cts_in):
-        if type(ct) is Zero or x.aval.dtype == dtypes.float0:
+        # inputs that are not being differentiated arrive as known (possibly zero) tangents
+        if type(ct) is Zero or not ad.is_undefined_primal(x) or x.aval.dtype == dtypes.float0:
             out.append(None)
         else:
             out.append(ct)
     return out
 
 
+def _custom_lin_batch(axis_size, vals, dims, **params):
+    # reached only by forward mode (vmap of jvp, jacfwd): a custom_vjp has no jvp rule
+    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+
+
 ad.primitive_transposes[custom_lin_p] = _custom_lin_transpose
+batching.primitive_batchers[custom_lin_p] = _custom_lin_batch
