@@ -153,11 +153,8 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return grad_f
 
 
-def vjp(fun: Callable, *primals, has_aux: bool = False):
-    """(fun(*primals), vjp_fun) where vjp_fun(ct) returns one cotangent per primal argument."""
-    flat, in_tree = tree_flatten(primals)
-    store: dict = {}
-
+def _flat_fun_with_aux(fun, in_tree, has_aux: bool, store: dict):
+    """fun on flat leaves returning out leaves + aux leaves; trees and counts go into `store`."""
     def flat_fun(*leaves):
         out = fun(*tree_unflatten(in_tree, leaves))
         if has_aux:
@@ -168,6 +165,15 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
         out_leaves, store["out_tree"] = tree_flatten(out)
         store["n_out"] = len(out_leaves)
         return out_leaves + aux_leaves
+    return flat_fun
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """(fun(*primals), vjp_fun) where vjp_fun(ct) returns one cotangent per primal argument."""
+    flat, in_tree = tree_flatten(primals)
+    store: dict = {}
+
+    flat_fun = _flat_fun_with_aux(fun, in_tree, has_aux, store)
 
     outs, f_vjp = ad.vjp_flat(flat_fun, flat, _fun_name(fun))
     out_tree, n_out = store["out_tree"], store["n_out"]
@@ -226,16 +232,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     ts = _check_tangents(flat_p, flat_t)
     store: dict = {}
 
-    def flat_fun(*leaves):
-        out = fun(*tree_unflatten(tree_p, leaves))
-        if has_aux:
-            out, aux = out
-            aux_leaves, store["aux_tree"] = tree_flatten(aux)
-        else:
-            aux_leaves = []
-        out_leaves, store["out_tree"] = tree_flatten(out)
-        store["n_out"] = len(out_leaves)
-        return out_leaves + aux_leaves
+    flat_fun = _flat_fun_with_aux(fun, tree_p, has_aux, store)
 
     po, to = ad.jvp_flat(flat_fun, flat_p, ts)
     n = store["n_out"]

@@ -19,6 +19,11 @@ def _canonical_axes(name, axes, ndim):
     return axes
 
 
+def _bind_reduction(prim, x, axes):
+    axes = _canonical_axes(prim.name, axes, get_aval(x).ndim)
+    return prim.bind(x, axes=axes) if axes else x
+
+
 def _reduced_shape(shape, axes):
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
@@ -38,10 +43,7 @@ reduce_sum_p = Primitive("reduce_sum")
 
 
 def reduce_sum(x, axes):
-    axes = _canonical_axes("reduce_sum", axes, get_aval(x).ndim)
-    if not axes:
-        return x
-    return reduce_sum_p.bind(x, axes=axes)
+    return _bind_reduction(reduce_sum_p, x, axes)
 
 
 @reduce_sum_p.def_impl
@@ -130,17 +132,11 @@ reduce_min_p = Primitive("reduce_min")
 
 
 def reduce_max(x, axes):
-    axes = _canonical_axes("reduce_max", axes, get_aval(x).ndim)
-    if not axes:
-        return x
-    return reduce_max_p.bind(x, axes=axes)
+    return _bind_reduction(reduce_max_p, x, axes)
 
 
 def reduce_min(x, axes):
-    axes = _canonical_axes("reduce_min", axes, get_aval(x).ndim)
-    if not axes:
-        return x
-    return reduce_min_p.bind(x, axes=axes)
+    return _bind_reduction(reduce_min_p, x, axes)
 
 
 def _chooser_impl(ufunc, identity):
@@ -179,10 +175,7 @@ reduce_prod_p = Primitive("reduce_prod")
 
 
 def reduce_prod(x, axes):
-    axes = _canonical_axes("reduce_prod", axes, get_aval(x).ndim)
-    if not axes:
-        return x
-    return reduce_prod_p.bind(x, axes=axes)
+    return _bind_reduction(reduce_prod_p, x, axes)
 
 
 def _reduce_prod_impl(x, *, axes):
@@ -243,17 +236,11 @@ reduce_or_p = Primitive("reduce_or")
 
 
 def reduce_and(x, axes):
-    axes = _canonical_axes("reduce_and", axes, get_aval(x).ndim)
-    if not axes:
-        return x
-    return reduce_and_p.bind(x, axes=axes)
+    return _bind_reduction(reduce_and_p, x, axes)
 
 
 def reduce_or(x, axes):
-    axes = _canonical_axes("reduce_or", axes, get_aval(x).ndim)
-    if not axes:
-        return x
-    return reduce_or_p.bind(x, axes=axes)
+    return _bind_reduction(reduce_or_p, x, axes)
 
 
 def _logical_impl(ufunc):
