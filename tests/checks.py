@@ -42,14 +42,6 @@ def check_jvp(f, args, eps=1e-6, rtol=1e-5, atol=1e-6):
     """jvp along a random direction in the float arguments against central differences."""
     idx = _float_leaves(args)
     dirs = [RNG.standard_normal(np.shape(args[i])) for i in idx]
-    tangents = []
-    for i, a in enumerate(args):
-        if i in idx:
-            tangents.append(dirs[idx.index(i)].astype(np.asarray(a).dtype))
-        else:
-            tangents.append(np.zeros(np.shape(a), np.asarray(a).dtype) if
-                            np.asarray(a).dtype.kind == "f" else None)
-    primals_tuple = tuple(args)
     # integer/bool args are closed over: jvp only sees the float ones
     def g(*fargs):
         full = list(args)
