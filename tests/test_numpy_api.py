@@ -344,3 +344,13 @@ def test_property_sum_of_squares_gradient(x):
     assert_allclose(g, 2 * x)
     h = numbax.vmap(numbax.grad(lambda a: jnp.sum(jnp.sin(a))))(x.reshape(x.shape[0], -1))
     assert_allclose(h, np.cos(x.reshape(x.shape[0], -1)), rtol=1e-12)
+
+
+def test_logaddexp_is_smooth_where_its_arguments_tie():
+    # the max/abs form has a zero second derivative at x == y; the custom jvp does not
+    assert numbax.hessian(lambda x: jnp.logaddexp(0.0, x))(0.0) == pytest.approx(0.25)
+    x = RNG.standard_normal((8, 3))
+    h = numbax.hessian(lambda w: jnp.mean(jnp.logaddexp(0.0, x @ w)))(np.zeros(3))
+    assert_allclose(h, x.T @ x * 0.25 / 8, rtol=1e-12)
+    g = numbax.grad(lambda t: jnp.logaddexp(t, t))(-np.inf)
+    assert np.isfinite(g)
