@@ -108,20 +108,19 @@ def _to_bool_array(a):
     return a if aval.dtype.kind == "b" else ew.ne(a, np.array(0, aval.dtype)[()])
 
 
-def any(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
-    a = _prep("any", a, None, where)
-    aval = get_aval(a)
-    axes = _axes(axis, aval.ndim)
-    r = red.reduce_or(_to_bool_array(a), axes)
-    return _keepdims(r, aval.shape, axes) if keepdims else r
+def _logical_reduction(name, prim_fn):
+    def fn(a, axis=None, out=None, keepdims=False, *, where=None):
+        a = _prep(name, a, None, where)
+        aval = get_aval(a)
+        axes = _axes(axis, aval.ndim)
+        r = prim_fn(_to_bool_array(a), axes)
+        return _keepdims(r, aval.shape, axes) if keepdims else r
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-def all(a, axis=None, out=None, keepdims=False, *, where=None):  # noqa: A001
-    a = _prep("all", a, None, where)
-    aval = get_aval(a)
-    axes = _axes(axis, aval.ndim)
-    r = red.reduce_and(_to_bool_array(a), axes)
-    return _keepdims(r, aval.shape, axes) if keepdims else r
+any = _logical_reduction("any", red.reduce_or)  # noqa: A001
+all = _logical_reduction("all", red.reduce_and)  # noqa: A001
 
 
 def _count(shape, axes) -> int:

@@ -57,6 +57,12 @@ def _trace_primal(fun, nondiff, dyn, n_args, name):
     return flat, in_tree, jaxpr, consts, store["out_tree"]
 
 
+def _stage_call(custom, args, name):
+    """Split off the static arguments and stage the primal function on the dynamic ones."""
+    nondiff, dyn = _split_nondiff(args, custom.nondiff_argnums)
+    return (nondiff, dyn) + _trace_primal(custom.fun, nondiff, dyn, len(args), name)
+
+
 def _check_tangent_outs(name, primal_outs, tangent_outs):
     for p, t in zip(primal_outs, tangent_outs):
         pa, ta = get_aval(p), get_aval(t)
@@ -105,9 +111,7 @@ class custom_jvp:
         args = _resolve_args(self.fun, args, kwargs)
         if type(current_trace()) is EvalTrace:  # no transformation active: nothing to customise
             return self.fun(*args)
-        nondiff, dyn = _split_nondiff(args, self.nondiff_argnums)
-        flat, in_tree, jaxpr, consts, out_tree = _trace_primal(self.fun, nondiff, dyn, len(args),
-                                                               name)
+        nondiff, dyn, flat, in_tree, jaxpr, consts, out_tree = _stage_call(self, args, name)
         user_jvp = self.jvp
 
         def jvp_flat(primals, tangents):
@@ -213,9 +217,7 @@ class custom_vjp:
         args = _resolve_args(self.fun, args, kwargs)
         if type(current_trace()) is EvalTrace:  # no transformation active: nothing to customise
             return self.fun(*args)
-        nondiff, dyn = _split_nondiff(args, self.nondiff_argnums)
-        flat, in_tree, jaxpr, consts, out_tree = _trace_primal(self.fun, nondiff, dyn, len(args),
-                                                               name)
+        nondiff, dyn, flat, in_tree, jaxpr, consts, out_tree = _stage_call(self, args, name)
         fwd, bwd = self.fwd, self.bwd
         static = [nondiff[i] for i in sorted(nondiff)]
 
