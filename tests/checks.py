@@ -107,9 +107,21 @@ def check_staged(f, args, rtol=1e-12, atol=0):
     assert_allclose(got, ref, rtol=rtol, atol=atol, err_msg="staged vs eager")
 
 
+def check_jit(f, args, rtol=1e-12, atol=1e-300):
+    """jit(f), compiled with Numba, against eager f: same values, dtypes and shapes."""
+    got = api.jit(f)(*args)
+    ref = f(*args)
+    assert_allclose(got, ref, rtol=rtol, atol=atol, err_msg="jit vs eager")
+    for g, r in zip(tree_flatten(got)[0], tree_flatten(ref)[0]):
+        assert np.asarray(g).dtype == np.asarray(r).dtype, (np.asarray(g).dtype,
+                                                            np.asarray(r).dtype)
+
+
 def check_all(f, args, *, jvp=True, vjp=True, batch=2, fd_rtol=1e-5, fd_atol=1e-6):
-    """The standard battery: staged, jvp vs FD, adjoint, vmap over a stacked copy of the args."""
+    """The standard battery: staged, jit, jvp vs FD, adjoint, vmap over a stacked copy of the
+    args."""
     check_staged(f, args)
+    check_jit(f, args)
     if jvp and _float_leaves(args):
         check_jvp(f, args, rtol=fd_rtol, atol=fd_atol)
     if vjp and _float_leaves(args):

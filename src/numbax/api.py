@@ -16,6 +16,7 @@ from .interpreters.partial_eval import convert_constvars, trace_to_jaxpr
 from .jaxpr import eval_jaxpr
 from .primitives import custom_derivatives as cv
 from .primitives.jit import jit_p
+from .backends.numba_cpu.compiler import compile_jaxpr
 from .tree_util import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "jacfwd",
@@ -626,8 +627,48 @@ def eval_shape(fun: Callable, *args, **kwargs):
                                      for a in jaxpr.out_avals])
 
 
+class _NotALeaf(Exception):
+    pass
+
+
+_SCALAR_TYPES = frozenset([float, int, bool, np.float64, np.float32, np.int64, np.int32,
+                           np.bool_, np.int8, np.int16, np.uint8, np.uint16, np.uint32, np.uint64])
+
+
+def _leaf_signature(a):
+    """What a compiled program depends on for a leaf: the type of a scalar, the shape and dtype
+    of an array. Anything else (tracers, containers) takes the general path."""
+    t = type(a)
+    if t is np.ndarray:
+        return (a.shape, a.dtype)
+    if t in _SCALAR_TYPES:
+        return t
+    raise _NotALeaf
+
+
+class Lowered:
+    """A jitted function compiled for one signature: `.jaxpr` (staged), `.optimized_jaxpr`,
+    `.as_text()` (the generated host program and kernel modules), `.compile()`."""
+
+    def __init__(self, executable, jaxpr):
+        self._executable = executable
+        self.jaxpr = jaxpr
+        self.optimized_jaxpr = executable.jaxpr
+        self.plan = executable.plan
+
+    def as_text(self) -> str:
+        return self._executable.as_text()
+
+    def compile(self):
+        """The compiled callable (already compiled: kept for JAX's `.lower().compile()`)."""
+        return self._executable.run_tree
+
+    def __repr__(self):
+        return f"<Lowered: {len(self._executable.kernels)} kernels, plan {self.plan}>"
+
+
 class Jitted:
-    """A function staged once per abstract signature and run as a single `jit` call."""
+    """A function staged once per abstract signature, compiled with Numba, and cached."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), device=None):
         functools.update_wrapper(self, fun)
@@ -639,7 +680,9 @@ class Jitted:
         if device not in (None, "cpu"):
             raise NotImplementedError(f"jit(device={device!r}): only the CPU is supported so far")
         self.device = device
+        self._statics = False
         self._cache: dict = {}
+        self._fast: dict = {}     # leaf signatures of plain positional calls -> compiled runner
         self._name = _fun_name(fun)
         if self.static_argnames:
             try:
@@ -648,6 +691,7 @@ class Jitted:
                 params = []
             self.static_argnums = tuple(sorted(set(self.static_argnums) | {
                 params.index(n) for n in self.static_argnames if n in params}))
+        self._statics = bool(self.static_argnums or self.static_argnames)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -690,7 +734,21 @@ class Jitted:
         return jaxpr, out_tree, tracer_consts
 
     def __call__(self, *args, **kwargs):
-        if self.static_argnums or self.static_argnames or kwargs:
+        if not kwargs and not self._statics:
+            try:  # the lean path: every argument an array or a scalar seen before
+                key = tuple([_leaf_signature(a) for a in args])
+            except _NotALeaf:
+                key = None
+            else:
+                run = self._fast.get(key)
+                if run is not None:
+                    return run(*args)
+        else:
+            key = None
+        return self._call(args, kwargs, key)
+
+    def _call(self, args, kwargs, fast_key):
+        if self._statics or kwargs:
             statics, dyn_args, dyn_kwargs, static_pos = self._split(args, kwargs)
         else:
             statics, dyn_args, dyn_kwargs, static_pos = (), args, kwargs, ()
@@ -705,13 +763,31 @@ class Jitted:
                 return tree_unflatten(out_tree, outs)
             entry = self._cache[key] = (jaxpr, out_tree)
         jaxpr, out_tree = entry
-        return tree_unflatten(out_tree, jit_p.bind(*flat, jaxpr=jaxpr, name=self._name))
+        if any(isinstance(x, Tracer) for x in flat):  # under a transformation: its rules apply
+            return tree_unflatten(out_tree, jit_p.bind(*flat, jaxpr=jaxpr, name=self._name))
+        exe = self._compile(jaxpr, out_tree)
+        if fast_key is not None:
+            self._fast[fast_key] = exe.run_tree
+        return exe.run_tree(*flat)
 
-    def lower(self, *args, **kwargs):
-        raise NotImplementedError("jit(f).lower: the Numba backend is not implemented yet")
+    def _compile(self, jaxpr, out_tree):
+        if self.device not in (None, "cpu"):
+            raise NotImplementedError(f"jit(device={self.device!r}): only the CPU is supported")
+        return compile_jaxpr(jaxpr, out_tree)
+
+    def lower(self, *args, **kwargs) -> "Lowered":
+        """Stage and compile for these arguments; the result shows the optimised jaxpr
+        (`.jaxpr`) and the generated source (`.as_text()`)."""
+        statics, dyn_args, dyn_kwargs, static_pos = self._split(args, kwargs)
+        jaxpr, out_tree, tracer_consts = self._trace(statics, dyn_args, dyn_kwargs, static_pos,
+                                                     len(args))
+        if tracer_consts:
+            raise TypeError("jit(f).lower: f closes over values of an enclosing transformation")
+        return Lowered(self._compile(jaxpr, out_tree), jaxpr)
 
     def clear_cache(self):
         self._cache.clear()
+        self._fast.clear()
 
     def __repr__(self):
         return f"<jitted function {self._name}>"

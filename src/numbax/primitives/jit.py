@@ -1,8 +1,8 @@
 """`jit_p`: a call of a staged jaxpr, kept as one unit by every transformation.
 
 Its rules transform the inner jaxpr and bind `jit_p` again, so `grad(jit(f))`, `vmap(jit(f))` and
-`jit(jit(f))` each remain single compiled calls. Evaluation goes through `call_jaxpr`, which a
-compiling backend replaces.
+`jit(jit(f))` each remain single compiled calls. Evaluation compiles the jaxpr with the Numba
+backend (once per jaxpr object: the transformation rules cache the jaxprs they build).
 """
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import weakref
 from ..core import Primitive, call_on
 from ..interpreters import ad, batching, partial_eval as pe
 from ..interpreters.ad import Zero, instantiate, is_undefined_primal, tangent_aval
-from ..jaxpr import Jaxpr, eval_jaxpr
+from ..jaxpr import Jaxpr
 
 jit_p = Primitive("jit", multiple_results=True)
 
 
 def call_jaxpr(jaxpr: Jaxpr, args) -> list:
-    """Run a jaxpr on concrete arguments (the reference interpreter)."""
-    return eval_jaxpr(jaxpr, *args)
+    """Run a jaxpr on concrete arguments, compiled (once per jaxpr object)."""
+    from ..backends.numba_cpu.compiler import compile_jaxpr
+    return compile_jaxpr(jaxpr)(*args)
 
 
 @jit_p.def_impl

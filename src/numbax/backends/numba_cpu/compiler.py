@@ -1,0 +1,130 @@
+"""jaxpr -> compiled executable: inline nested calls, optimise, partition, generate, compile.
+
+Caches: an executable per jaxpr object (the L1 cache keyed by signature lives in `api.Jitted`,
+which keeps the jaxpr alive); kernels by the sha256 of their source in memory and on disk
+(`cache.py`), so a program re-staged for another shape or in another process skips numba.
+"""
+from __future__ import annotations
+
+import time
+import weakref
+
+from ... import config as _config
+from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var, pp_jaxpr
+from ...passes import optimize_jaxpr
+from ...tree_util import tree_structure
+from .cache import load_kernel
+from .host import HostProgram, output_expr
+from .partition import Plan
+
+_CALLS = {"jit": "jaxpr", "custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr"}
+
+
+def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
+    """Splice nested `jit` and custom-derivative calls into one flat program (their rules have
+    already done their work by the time a jaxpr is lowered)."""
+    if not any(e.primitive.name in _CALLS for e in jaxpr.eqns):
+        return jaxpr
+    constvars, consts = list(jaxpr.constvars), list(jaxpr.consts)
+    eqns: list[JaxprEqn] = []
+
+    def splice(inner: Jaxpr, args: list, env_outer: dict) -> list:
+        env: dict = {}
+        for v, c in zip(inner.constvars, inner.consts):
+            nv = Var(v.aval)
+            constvars.append(nv)
+            consts.append(c)
+            env[v] = nv
+        env.update(zip(inner.invars, args))
+
+        def read(v):
+            return v if type(v) is Literal else env[v]
+        for e in inner.eqns:
+            ins = [read(v) for v in e.invars]
+            key = _CALLS.get(e.primitive.name)
+            if key is not None:
+                outs = splice(e.params[key], ins, env)
+                env.update(zip(e.outvars, outs))
+                continue
+            outs = [Var(v.aval) for v in e.outvars]
+            env.update(zip(e.outvars, outs))
+            eqns.append(JaxprEqn(e.primitive, ins, e.params, outs))
+        return [read(v) for v in inner.outvars]
+
+    top = Jaxpr([], jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
+    outs = splice(top, list(jaxpr.invars), {})
+    return Jaxpr(constvars, jaxpr.invars, outs, eqns, consts)
+
+
+class Executable:
+    """A lowered program: the optimised jaxpr, its plan, the generated sources, and `run`."""
+
+    def __init__(self, jaxpr: Jaxpr, optimized: Jaxpr, out_tree=None):
+        t0 = time.perf_counter()
+        self.jaxpr = optimized
+        self.plan = Plan(optimized)
+        host = HostProgram(self.plan, load_kernel)
+        self.kernels = host.kernels
+        avals = [v.aval for v in optimized.outvars]
+        env = host.env
+        self.host_source = host.source("run_flat", output_expr(host.outputs, avals))
+        sources = [self.host_source]
+        tree_ret = self._tree_return(host.outputs, avals, out_tree, env)
+        if tree_ret is not None:
+            sources.append(host.source("run_tree", tree_ret))
+        exec(compile("\n".join(sources), "<numbax host program>", "exec"), env)
+        self.run_flat = env["run_flat"]
+        self.run_tree = env.get("run_tree")
+        self._env = env
+        self.compile_time = time.perf_counter() - t0
+        _config.log("lowered %s: %d kernels, %d host steps (%.0f ms)", _describe(jaxpr),
+                    len(self.kernels), len(self.plan.steps) - len(self.kernels),
+                    1e3 * self.compile_time)
+
+    @staticmethod
+    def _tree_return(values, avals, out_tree, env):
+        if out_tree is None:
+            return None
+        n = len(values)
+        vals = [f"np.{a.dtype.name}({v})" if a.ndim == 0 else v for v, a in zip(values, avals)]
+        if n == 1 and out_tree == tree_structure(0):
+            return vals[0]
+        if out_tree == tree_structure((0,) * n):
+            return "(" + "".join(v + ", " for v in vals) + ")"
+        return output_expr(values, avals, out_tree, env)
+
+    def as_text(self) -> str:
+        """The generated program: the host function, then every kernel module."""
+        parts = ["# ---- host program (plain Python) ----", self.host_source]
+        for k in self.kernels:
+            parts += [f"# ---- kernel: {k.description} ----", k.source]
+        return "\n".join(parts)
+
+    def __call__(self, *args) -> list:
+        return self.run_flat(*args)
+
+
+def _describe(jaxpr: Jaxpr) -> str:
+    ins = ", ".join(v.aval.str_short() for v in jaxpr.invars)
+    return f"({ins}) with {len(jaxpr.eqns)} equations"
+
+
+_executables: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def prepare(jaxpr: Jaxpr) -> Jaxpr:
+    return optimize_jaxpr(inline_calls(jaxpr))
+
+
+def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:
+    """The executable for jaxpr (cached per jaxpr object and output tree)."""
+    per = _executables.get(jaxpr)
+    if per is None:
+        per = _executables[jaxpr] = {}
+    exe = per.get(out_tree)
+    if exe is None:
+        exe = per[out_tree] = Executable(jaxpr, prepare(jaxpr), out_tree)
+    return exe
+
+
+__all__ = ["Executable", "compile_jaxpr", "inline_calls", "pp_jaxpr", "prepare"]

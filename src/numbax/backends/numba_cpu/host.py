@@ -1,0 +1,181 @@
+"""The host program: plain Python that allocates outputs, calls the kernels and BLAS, in order.
+
+It is generated as source too (and shown by `.as_text()`), so a call costs a handful of
+bytecodes plus one dispatch per kernel: no interpreter loop over the plan.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ...jaxpr import Literal
+from .codegen import group_kernel, loop_kernel
+from .partition import Group, HostCall, LoopKernel, Plan
+from .scalar_ops import NUMBA_TYPE, literal
+
+_NUMBA_NATIVE_SCALARS = frozenset([np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)])
+
+
+def _scalar(x):
+    return x[()] if isinstance(x, np.ndarray) else x
+
+
+def _dot_general(lhs: str, rhs: str, eqn) -> str:
+    """dot_general as one numpy matmul/dot on (views of) the operands: BLAS for floats."""
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    la, ra = eqn.invars[0].aval, eqn.invars[1].aval
+    lf = [d for d in range(la.ndim) if d not in lc and d not in lb]
+    rf = [d for d in range(ra.ndim) if d not in rc and d not in rb]
+    size = lambda shape, dims: int(np.prod([shape[d] for d in dims], dtype=np.int64))  # noqa
+    B, M, N, K = size(la.shape, lb), size(la.shape, lf), size(ra.shape, rf), size(la.shape, lc)
+    out_shape = eqn.outvars[0].aval.shape
+
+    def arrange(name, shape, order, target):
+        expr = name
+        if list(order) != list(range(len(shape))):
+            expr = f"{expr}.transpose({tuple(order)})"
+        if tuple(shape[d] for d in order) != target:
+            expr = f"{expr}.reshape({target})"
+        return expr
+    if lb:
+        left = arrange(lhs, la.shape, [*lb, *lf, *lc], (B, M, K))
+        right = arrange(rhs, ra.shape, [*rb, *rc, *rf], (B, K, N))
+        expr = f"np.matmul({left}, {right})"
+        natural = (B, M, N)
+    else:
+        left = arrange(lhs, la.shape, [*lf, *lc], (M, K) if lf else (K,))
+        right = arrange(rhs, ra.shape, [*rc, *rf], (K, N) if rf else (K,))
+        expr = f"np.dot({left}, {right})"
+        natural = tuple(d for d, keep in ((M, lf), (N, rf)) if keep)
+    if natural != out_shape:
+        expr = f"np.reshape({expr}, {out_shape})"
+    pet = eqn.params.get("preferred_element_type")
+    if pet is not None and np.dtype(pet) != np.result_type(la.dtype, ra.dtype):
+        expr = f"({expr}).astype(np.{np.dtype(pet).name})"
+    return expr
+
+
+class HostProgram:
+    """Generates the `run` function for a plan; compiles the kernels as it goes."""
+
+    def __init__(self, plan: Plan, load_kernel):
+        self.plan = plan
+        self.load_kernel = load_kernel
+        self.env: dict = {"np": np, "_scalar": _scalar}
+        self.names: dict = {}
+        self.lines: list[str] = []
+        self.kernels: list = []   # KernelSpecs in call order
+        self._n = 0
+        jaxpr = plan.jaxpr
+        for i, (v, c) in enumerate(zip(jaxpr.constvars, jaxpr.consts)):
+            self.env[f"c{i}"] = np.ascontiguousarray(c) if np.ndim(c) else _scalar(np.asarray(c))
+            self.names[v] = f"c{i}"
+        self.params = [f"a{i}" for i in range(len(jaxpr.invars))]
+        for v, p in zip(jaxpr.invars, self.params):
+            self.names[v] = p
+        self._views(-1)
+        for step in plan.steps:
+            if type(step) is HostCall:
+                self._host_call(step)
+            else:
+                self._kernel(step)
+            self._views(step.index)
+        self.outputs = [self.value(v) for v in jaxpr.outvars]
+
+    def fresh(self, prefix="v") -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    def value(self, v) -> str:
+        if type(v) is Literal:
+            return literal(v.val, v.aval.dtype).replace("np.nan", "np.nan")
+        return self.names[v]
+
+    def _views(self, step_index: int):
+        for eqn in self.plan.views_after.get(step_index, ()):
+            out = eqn.outvars[0]
+            name = self.names[out] = self.fresh()
+            src = self.value(eqn.invars[0])
+            shape = out.aval.shape
+            self.lines.append(f"{name} = np.reshape({src}, {shape})" + ("[()]" if not shape
+                                                                          else ""))
+
+    def _kernel(self, step):
+        spec = group_kernel(self.plan, step) if type(step) is Group else \
+            loop_kernel(self.plan, step)
+        self.kernels.append(spec)
+        kname = f"k{step.index}"
+        self.env[kname] = self.load_kernel(spec.source, "kernel")
+        args = [str(int(n)) for n in spec.extents]
+        args += [self.value(v) for v in spec.inputs]
+        for v, shape, dtype in spec.outputs:
+            o = self.fresh("o")
+            self.lines.append(f"{o} = np.empty({shape}, np.{dtype.name})")
+            if v is not None:
+                self.names[v] = o
+            args.append(o)
+        call = f"{kname}({', '.join(args)})"
+        rets = []
+        for v in spec.returns:
+            rets.append(self.fresh("r"))
+            self.names[v] = rets[-1]
+        if not rets:
+            self.lines.append(call)
+        else:
+            self.lines.append(f"{', '.join(rets)} = {call}")
+            for v, r in zip(spec.returns, rets):
+                if v.aval.dtype not in _NUMBA_NATIVE_SCALARS:  # numba boxes float32 as float
+                    self.lines.append(f"{r} = np.{v.aval.dtype.name}({r})")
+
+    def _host_call(self, step: HostCall):
+        eqn = step.eqn
+        args = [self.value(v) for v in eqn.invars]
+        outs = [self.fresh() for _ in eqn.outvars]
+        if eqn.primitive.name == "dot_general":
+            expr = _dot_general(args[0], args[1], eqn)
+        else:
+            fname = f"f{step.index}"
+            self.env[fname] = functools.partial(eqn.primitive.impl, **eqn.params)
+            expr = f"{fname}({', '.join(args)})"
+        unpack = "," if eqn.primitive.multiple_results else ""
+        self.lines.append(f"{', '.join(outs)}{unpack} = {expr}")
+        for v, o in zip(eqn.outvars, outs):
+            self.names[v] = o
+            fix = "np.ascontiguousarray" if v.aval.ndim else "_scalar"
+            self.lines.append(f"{o} = {fix}({o})")
+
+    def source(self, name: str, returns: str) -> str:
+        """`name(*args)`: the plan's straight-line code. Arguments go to numba as they are; if
+        numba rejects one (a non-contiguous or 0-d array, a list), they are normalised once
+        and the call is retried, so the common path pays nothing for the check."""
+        body = self.lines + [f"return {returns}"]
+        params = ", ".join(self.params)
+        head = f"def {name}({params}):"
+        if not self.params:
+            return "\n".join([head] + ["    " + ln for ln in body]) + "\n"
+        self.env["_normalize"] = _normalize
+        self.env["_in_avals"] = [v.aval for v in self.plan.jaxpr.invars]
+        lines = [head, "    try:"] + ["        " + ln for ln in body]
+        lines += ["    except TypeError:", f"        {params}, = _normalize(({params},), _in_avals)"]
+        lines += ["    " + ln for ln in body]
+        return "\n".join(lines) + "\n"
+
+
+def _normalize(args, avals):
+    """Arguments as numba's signatures want them: C-contiguous arrays and numpy scalars."""
+    return [np.ascontiguousarray(np.asarray(a), a_.dtype) if a_.ndim else
+            np.asarray(a, a_.dtype)[()] for a, a_ in zip(args, avals)]
+
+
+def output_expr(values: list[str], avals, out_tree=None, env=None) -> str:
+    """The `return` expression: numpy scalars for rank 0, and the user's pytree if simple."""
+    vals = [f"np.{a.dtype.name}({v})" if a.ndim == 0 else v for v, a in zip(values, avals)]
+    if out_tree is None:
+        return f"[{', '.join(vals)}]"
+    from ...tree_util import tree_unflatten
+    env["_out_tree"], env["_unflatten"] = out_tree, tree_unflatten
+    return f"_unflatten(_out_tree, [{', '.join(vals)}])"
+
+
+__all__ = ["HostProgram", "NUMBA_TYPE", "output_expr"]
