@@ -29,7 +29,6 @@ Conventions (as jax.lax / jax.lax.linalg):
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as _sla
 
 from ..core import Primitive, ShapedArray, get_aval
 from ..interpreters import ad, batching
@@ -318,6 +317,7 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, unit_diagonal
     if out.size == 0:
         return out
     wdt = _linalg_dtype(a.dtype)
+    import scipy.linalg as _sla  # imported on first use: it is slow to import
     for idx in np.ndindex(a.shape[:-2]):
         ai, bi = a[idx].astype(wdt), b[idx].astype(wdt)
         if left_side:

@@ -112,8 +112,31 @@ def _describe(jaxpr: Jaxpr) -> str:
 _executables: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def fold_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
+    """`transpose(a @ b)` -> `b.T @ a.T` as one dot_general with its operands swapped, so
+    reverse mode's weight gradients come out of BLAS in the layout they are returned in."""
+    producer = {v: e for e in jaxpr.eqns for v in e.outvars}
+    eqns, changed = [], False
+    for e in jaxpr.eqns:
+        src = producer.get(e.invars[0]) if e.primitive.name == "transpose" and \
+            e.params["permutation"] == (1, 0) and type(e.invars[0]) is not Literal else None
+        if src is not None and src.primitive.name == "dot_general":
+            (lc, rc), (lb, rb) = src.params["dimension_numbers"]
+            lhs, rhs = src.invars
+            if not lb and lhs.aval.ndim - len(lc) == 1 and rhs.aval.ndim - len(rc) == 1:
+                params = dict(src.params, dimension_numbers=((rc, lc), ((), ())))
+                eqns.append(JaxprEqn(src.primitive, [rhs, lhs], params, e.outvars))
+                changed = True
+                continue
+        eqns.append(e)
+    if not changed:
+        return jaxpr
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts)
+
+
 def prepare(jaxpr: Jaxpr) -> Jaxpr:
-    return optimize_jaxpr(inline_calls(jaxpr))
+    """The program the backend lowers: flat, simplified, and without dead code."""
+    return optimize_jaxpr(fold_transposed_dots(optimize_jaxpr(inline_calls(jaxpr))))
 
 
 def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:

@@ -215,16 +215,20 @@ class Plan:
             return
         eqn = self.virtual[v]
         if v.aval.ndim == 0:
-            # a scalar expression or load: computed in the epilogue of the last kernel
+            # a scalar expression or load: computed in the epilogue of the first kernel that
+            # runs after everything it reads
+            after = -1
             for b, _ in self.bases(v):
-                if self.where[b][1] == LOOP:
+                step, phase = self.where[b]
+                after = max(after, step)
+                if phase == LOOP:
                     self.materialized.add(b)
-            last = self.steps[-1] if self.steps else None
-            if type(last) is not Group:
-                last = Group(len(self.steps), ())
-                self.steps.append(last)
-            last.scalar_results.append(v)
-            self.where[v] = (last.index, RESULT)
+            group = next((s for s in self.steps[max(after, 0):] if type(s) is Group), None)
+            if group is None:
+                group = Group(len(self.steps), ())
+                self.steps.append(group)
+            group.scalar_results.append(v)
+            self.where[v] = (group.index, RESULT)
         else:  # an index map: materialise its operands, then apply it with numpy on the host
             for u in eqn.invars:
                 self.require_materialized(u)

@@ -199,8 +199,16 @@ _TWO_SQRTPI = 1.1283791670955125739  # 2 / sqrt(pi)
 
 @_jit
 def _erfinv_guess(ax):
-    """M. Giles' single-precision erfinv approximation (|rel err| < ~4e-7 for float32 inputs)."""
+    """M. Giles' single-precision erfinv approximation (rel err < ~4e-7 while 1 - ax > ~6e-8),
+    and past that (where Giles' polynomial is extrapolating) the erfc asymptotics
+    erfc(y) ~ exp(-y^2) / (y sqrt(pi)) (1 - 1/(2 y^2)) solved by fixed-point iteration."""
     w = -math.log((1.0 - ax) * (1.0 + ax))
+    if w > 16.0:
+        t = -math.log(1.0 - ax)
+        y = math.sqrt(t)
+        for _ in range(3):
+            y = math.sqrt(t - math.log(y * 1.7724538509055160273) + math.log1p(-0.5 / (y * y)))
+        return y
     if w < 5.0:
         w = w - 2.5
         p = 2.81022636e-08
@@ -241,7 +249,7 @@ def _erfinv64(x):
     # Halley steps on erf(y) = ax, or on erfc(y) = 1 - ax (exact) away from 0 so that the
     # residual keeps its relative accuracy as ax -> 1. For both, f''/f' = -2y.
     if ax <= 0.5:
-        for _ in range(4):
+        for _ in range(6):
             u = (math.erf(y) - ax) / (_TWO_SQRTPI * math.exp(-y * y))
             d = u / (1.0 + y * u)
             y -= d
@@ -249,7 +257,7 @@ def _erfinv64(x):
                 break
     else:
         c = 1.0 - ax
-        for _ in range(4):
+        for _ in range(6):
             u = (math.erfc(y) - c) / (-_TWO_SQRTPI * math.exp(-y * y))
             d = u / (1.0 + y * u)
             y -= d
