@@ -107,7 +107,7 @@ def check_staged(f, args, rtol=1e-12, atol=0):
     assert_allclose(got, ref, rtol=rtol, atol=atol, err_msg="staged vs eager")
 
 
-def check_jit(f, args, rtol=1e-12, atol=1e-300):
+def check_jit(f, args, rtol=1e-12, atol=1e-15):
     """jit(f), compiled with Numba, against eager f: same values, dtypes and shapes."""
     got = api.jit(f)(*args)
     ref = f(*args)

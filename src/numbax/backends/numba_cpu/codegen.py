@@ -31,11 +31,80 @@ class KernelSpec:
 
     def __init__(self, source, extents, inputs, outputs, returns, description):
         self.source = source
-        self.extents = extents    # ints, the loop bounds
+        self.extents = extents    # ints, the loop bounds, passed first
         self.inputs = inputs      # vars read (arrays or scalars)
         self.outputs = outputs    # (var, shape, dtype) written; scratch entries have var None
         self.returns = returns    # rank-0 vars returned, in order
         self.description = description
+
+
+class Segment:
+    """One compiled function: its arguments, names and loop nests. It can hold the nests of
+    several consecutive steps (arrays between them allocated by the host, scalars kept in
+    locals); the host program currently gives each step its own (see host.py)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.extents: list[tuple[str, int]] = []
+        self.inputs: list = []
+        self.arg_of: dict = {}
+        self.outputs: list = []
+        self.results: dict = {}      # rank-0 values computed by a nest: var -> local
+        self.scalars: dict = {}      # rank-0 virtual values computed at function level
+        self.lines: list[str] = []
+        self.descriptions: list[str] = []
+        self.uses_sm = False
+        self.reassoc = False
+        self._n = 0
+
+    def fresh(self, prefix="t") -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    def extent(self, value: int) -> str:
+        name = self.fresh("n")
+        self.extents.append((name, int(value)))
+        return name
+
+    def arg(self, v: Var) -> str:
+        name = self.arg_of.get(v)
+        if name is None:
+            name = self.arg_of[v] = f"a{len(self.inputs)}"
+            self.inputs.append(v)
+        return name
+
+    def output(self, v, shape, dtype) -> str:
+        name = f"o{len(self.outputs)}"
+        self.outputs.append((v, tuple(shape), np.dtype(dtype)))
+        if v is not None:
+            self.arg_of[v] = name
+        return name
+
+    def spec(self) -> KernelSpec:
+        returns = list(self.results)
+        lines = list(self.lines)
+        if returns:
+            vals = [self.results[v] for v in returns]
+            lines.append(f"return {vals[0]}" if len(vals) == 1 else
+                         f"return ({', '.join(vals)},)")
+        params = [n for n, _ in self.extents] + [self.arg_of[v] for v in self.inputs] + \
+            [f"o{k}" for k in range(len(self.outputs))]
+        types = ["int64"] * len(self.extents)
+        for v in self.inputs:
+            t = numba_type(v.aval.dtype, "kernel input")
+            types.append(f"Array({t}, {v.aval.ndim}, 'C', readonly=True)" if v.aval.ndim else t)
+        for _, shape, dtype in self.outputs:
+            types.append(f"Array({numba_type(dtype)}, {len(shape)}, 'C')")
+        rets = [numba_type(v.aval.dtype) for v in returns]
+        ret = "none" if not rets else rets[0] if len(rets) == 1 else f"Tuple(({', '.join(rets)},))"
+        flags = _FLAGS + (_REASSOC if self.reassoc else "")
+        description = "; ".join(self.descriptions)
+        src = [f"# numbax kernel: {description}", HEADER + (_SM_IMPORT if self.uses_sm else ""),
+               f'@numba.njit("{ret}({", ".join(types)})", {flags})',
+               f"def kernel({', '.join(params)}):"]
+        src += ["    " + ln for ln in lines] or ["    pass"]
+        return KernelSpec("\n".join(src) + "\n", [v for _, v in self.extents], self.inputs,
+                          self.outputs, returns, description)
 
 
 def _is_name(s: str) -> bool:
@@ -64,42 +133,26 @@ def _identity(dtype, op):
 class Kernel:
     """Shared machinery: arguments, hoisted locals, and loads through index maps."""
 
-    def __init__(self, plan: Plan, index: int, domain: tuple):
-        self.plan, self.index, self.domain = plan, index, tuple(domain)
+    def __init__(self, seg: Segment, index: int, domain: tuple):
+        self.seg, self.plan, self.index, self.domain = seg, seg.plan, index, tuple(domain)
         self.idx = tuple(f"i{k}" for k in range(len(domain)))
-        self.inputs: list = []
-        self.arg_of: dict = {}
-        self.outputs: list = []
+        self.ext = [seg.extent(n) for n in domain]
         self.prologue: list[str] = []
         self.epilogue: list[str] = []
         self.body: list[str] = []
-        self.reg: dict = {}          # loop registers of this kernel (read at self.idx)
-        self.scalars: dict = {}      # rank-0 virtual values already computed
+        self.reg: dict = {}          # loop registers of this nest (read at self.idx)
+        self.scalars = seg.scalars   # rank-0 virtual values already computed
         self.loads: dict = {}        # hoisted unconditional loads
-        self.returns: list = []      # rank-0 results, returned in this order
         self._late_memo: dict = {}
-        self.uses_sm = False
-        self._n = 0
-
-    # ------------------------------------------------------------------ names and arguments
 
     def fresh(self, prefix="t") -> str:
-        self._n += 1
-        return f"{prefix}{self._n}"
+        return self.seg.fresh(prefix)
 
     def arg(self, v: Var) -> str:
-        name = self.arg_of.get(v)
-        if name is None:
-            name = self.arg_of[v] = f"a{len(self.inputs)}"
-            self.inputs.append(v)
-        return name
+        return self.seg.arg(v)
 
     def output(self, v, shape, dtype) -> str:
-        name = f"o{len(self.outputs)}"
-        self.outputs.append((v, tuple(shape), np.dtype(dtype)))
-        if v is not None:
-            self.arg_of[v] = name
-        return name
+        return self.seg.output(v, shape, dtype)
 
     def bind(self, expr: str, block: list, prefix="t") -> str:
         if _is_name(expr):
@@ -124,7 +177,9 @@ class Kernel:
         plan = self.plan
         if plan.available(v, self.index, epilogue=(ctx == "epi")) and \
                 v not in self._own_scalar_results():
-            name = self.arg_of.get(v) or self.arg(v)
+            if v in self.seg.results:
+                return self.seg.results[v]
+            name = self.seg.arg_of.get(v) or self.arg(v)
             if v.aval.ndim == 0:
                 return name
             load = f"{name}[{', '.join(idx)}]"
@@ -180,31 +235,8 @@ class Kernel:
         numba_type(out, f"result of {eqn.primitive.name}")
         code = scalar_expr(eqn.primitive.name, args, [getattr(u, "aval").dtype for u in eqn.invars],
                            out, eqn.params)
-        self.uses_sm |= "_sm." in code
+        self.seg.uses_sm |= "_sm." in code
         return code
-
-    # ------------------------------------------------------------------ assembly
-
-    def signature(self, extents_count: int) -> str:
-        params = ["int64"] * extents_count
-        for v in self.inputs:
-            t = numba_type(v.aval.dtype, "kernel input")
-            params.append(f"Array({t}, {v.aval.ndim}, 'C', readonly=True)" if v.aval.ndim else t)
-        for _, shape, dtype in self.outputs:
-            params.append(f"Array({numba_type(dtype)}, {len(shape)}, 'C')")
-        rets = [numba_type(v.aval.dtype) for v in self.returns]
-        ret = "none" if not rets else rets[0] if len(rets) == 1 else f"Tuple(({', '.join(rets)},))"
-        return f"{ret}({', '.join(params)})"
-
-    def module(self, extent_names, lines: list[str], reassoc: bool, description: str) -> str:
-        params = [*extent_names, *[self.arg_of[v] for v in self.inputs],
-                  *[f"o{k}" for k in range(len(self.outputs))]]
-        sig = self.signature(len(extent_names))
-        flags = _FLAGS + (_REASSOC if reassoc else "")
-        src = [f"# numbax kernel: {description}", HEADER + (_SM_IMPORT if self.uses_sm else ""),
-               f'@numba.njit("{sig}", {flags})', f"def kernel({', '.join(params)}):"]
-        src += ["    " + ln for ln in lines] or ["    pass"]
-        return "\n".join(src) + "\n"
 
 
 # ---------------------------------------------------------------------------- index maps
@@ -453,7 +485,7 @@ def _reduction(k: Kernel, eqn: JaxprEqn, pre: dict, post: dict, results: dict) -
     axes = sorted(eqn.params["axes"])
     v = k.bind(k.expr(x, k.idx, "body"), k.body)
     kept = [k.idx[d] for d in range(nd) if d not in axes]
-    kept_ext = [f"n{d}" for d in range(nd) if d not in axes]
+    kept_ext = [k.ext[d] for d in range(nd) if d not in axes]
     suffix = axes == list(range(nd - len(axes), nd))
     depth = nd - len(axes)
     if name in ("argmax", "argmin"):
@@ -509,63 +541,58 @@ def _arg_reduction(k, eqn, v, axis, kept, kept_ext, suffix, depth, pre, post, re
                    f"    {o}{at} = {k.idx[axis]}"]
 
 
-def group_kernel(plan: Plan, group: Group) -> KernelSpec:
-    k = Kernel(plan, group.index, group.domain)
+def group_nest(seg: Segment, group: Group) -> None:
+    """Append a fused group's loop nest to seg."""
+    k = Kernel(seg, group.index, group.domain)
     nd = len(group.domain)
     pre, post, results = {}, {}, {}
-    reassoc = False
     for eqn in group.eqns:
         if eqn.primitive.name.startswith(("reduce_", "arg")):
-            reassoc |= _reduction(k, eqn, pre, post, results)
+            seg.reassoc |= _reduction(k, eqn, pre, post, results)
             continue
         args = [k.bind(k.expr(u, k.idx, "body"), k.body) for u in eqn.invars]
         k.reg[eqn.outvars[0]] = k.bind(k.elementwise(eqn, args), k.body)
     for eqn in group.eqns:  # registers needed elsewhere go to memory
         out = eqn.outvars[0]
-        if out in plan.materialized and out in k.reg:
+        if out in seg.plan.materialized and out in k.reg:
             o = k.output(out, out.aval.shape, out.aval.dtype)
             k.body.append(f"{o}[{', '.join(k.idx)}] = {k.reg[out]}")
     for v in group.scalar_results:
         results[v] = k.bind(k.expr(v, (), "epi"), k.epilogue, "s")
-    lines = list(k.prologue)
-    lines += _nest(k, [f"range(n{d})" for d in range(nd)], k.idx, pre, post, k.body)
-    lines += k.epilogue
-    k.returns = list(results)
-    if results:
-        vals = list(results.values())
-        lines.append(f"return {vals[0]}" if len(vals) == 1 else f"return ({', '.join(vals)},)")
-    desc = f"{' '.join(e.primitive.name for e in group.eqns) or 'scalars'} over " \
-           f"[{','.join(map(str, group.domain))}]"
-    src = k.module([f"n{d}" for d in range(nd)], lines, reassoc, desc)
-    return KernelSpec(src, group.domain, k.inputs, k.outputs, k.returns, desc)
+    seg.lines += k.prologue
+    seg.lines += _nest(k, [f"range({n})" for n in k.ext], k.idx, pre, post, k.body)
+    seg.lines += k.epilogue
+    seg.results.update(results)
+    seg.descriptions.append(f"{' '.join(e.primitive.name for e in group.eqns) or 'scalars'} "
+                            f"over [{','.join(map(str, group.domain))}]")
 
 
 # ---------------------------------------------------------------------------- loop kernels
 
-def cumulative_kernel(plan: Plan, step: LoopKernel) -> KernelSpec:
+def cumulative_nest(seg: Segment, step: LoopKernel) -> None:
     eqn = step.eqn
     x, out = eqn.invars[0], eqn.outvars[0]
     axis, reverse = eqn.params["axis"], eqn.params["reverse"]
     shape, dtype = out.aval.shape, out.aval.dtype
-    k = Kernel(plan, step.index, shape)
+    k = Kernel(seg, step.index, shape)
     o = k.output(out, shape, dtype)
     v = k.bind(k.expr(x, k.idx, "body"), k.body)
     prev = tuple(f"{i} + 1" if (a == axis and reverse) else f"{i} - 1" if a == axis else i
                  for a, i in enumerate(k.idx))
-    first = f"n{axis} - 1" if reverse else "0"
+    first = f"{k.ext[axis]} - 1" if reverse else "0"
     op = eqn.primitive.name[len("cum"):]
+    p = k.fresh("p")
     k.body += [f"if {k.idx[axis]} == {first}:", f"    {o}[{', '.join(k.idx)}] = {v}", "else:",
-               f"    p = {o}[{', '.join(prev)}]",
-               f"    {o}[{', '.join(k.idx)}] = {_accumulate(op, 'p', v, dtype)}"]
-    ranges = [f"range(n{d} - 1, -1, -1)" if (d == axis and reverse) else f"range(n{d})"
-              for d in range(len(shape))]
-    lines = k.prologue + _nest(k, ranges, k.idx, {}, {}, k.body)
-    desc = f"{eqn.primitive.name} along axis {axis} of [{','.join(map(str, shape))}]"
-    src = k.module([f"n{d}" for d in range(len(shape))], lines, False, desc)
-    return KernelSpec(src, shape, k.inputs, k.outputs, [], desc)
+               f"    {p} = {o}[{', '.join(prev)}]",
+               f"    {o}[{', '.join(k.idx)}] = {_accumulate(op, p, v, dtype)}"]
+    ranges = [f"range({n} - 1, -1, -1)" if (d == axis and reverse) else f"range({n})"
+              for d, n in enumerate(k.ext)]
+    seg.lines += k.prologue + _nest(k, ranges, k.idx, {}, {}, k.body)
+    seg.descriptions.append(f"{eqn.primitive.name} along axis {axis} of "
+                            f"[{','.join(map(str, shape))}]")
 
 
-def scatter_kernel(plan: Plan, step: LoopKernel) -> KernelSpec:
+def scatter_nest(seg: Segment, step: LoopKernel) -> None:
     eqn = step.eqn
     operand, indices, updates = eqn.invars
     out = eqn.outvars[0]
@@ -573,13 +600,12 @@ def scatter_kernel(plan: Plan, step: LoopKernel) -> KernelSpec:
     mode = eqn.params["mode"]
     kk = indices.aval.shape[-1]
     dims = shape[:kk]
-    k = Kernel(plan, step.index, shape)
+    k = Kernel(seg, step.index, shape)
     o = k.output(out, shape, dtype)
     # 1. the result starts as a copy of the operand
     v = k.bind(k.expr(operand, k.idx, "body"), k.body)
     k.body.append(f"{o}[{', '.join(k.idx)}] = {v}" if shape else f"{o}[()] = {v}")
-    lines = k.prologue + _nest(k, [f"range(n{d})" for d in range(len(shape))], k.idx, {}, {},
-                               k.body)
+    seg.lines += k.prologue + _nest(k, [f"range({n})" for n in k.ext], k.idx, {}, {}, k.body)
     # 2. fold the update rows in, in order (so with duplicate indices the last `set` wins)
     if all(d > 0 for d in dims):
         ushape = updates.aval.shape
@@ -603,17 +629,20 @@ def scatter_kernel(plan: Plan, step: LoopKernel) -> KernelSpec:
         if op is None:
             apply = [f"{target} = {u}"]
         else:
-            apply = [f"cur = {target}", f"{target} = {_accumulate(op, 'cur', u, dtype)}"]
+            cur = k.fresh("cur")
+            apply = [f"{cur} = {target}", f"{target} = {_accumulate(op, cur, u, dtype)}"]
         if conds:
             apply = [f"if {' and '.join(conds)}:"] + ["    " + ln for ln in apply]
-        lines += k.prologue + _nest(k, [f"range({n})" for n in ushape], uidx, {}, {},
-                                    k.body + apply)
-    desc = f"{eqn.primitive.name} into [{','.join(map(str, shape))}] ({mode})"
-    src = k.module([f"n{d}" for d in range(len(shape))], lines, False, desc)
-    return KernelSpec(src, shape, k.inputs, k.outputs, [], desc)
+        seg.lines += k.prologue + _nest(k, [f"range({n})" for n in ushape], uidx, {}, {},
+                                        k.body + apply)
+    seg.descriptions.append(f"{eqn.primitive.name} into [{','.join(map(str, shape))}] ({mode})")
 
 
-def loop_kernel(plan: Plan, step: LoopKernel) -> KernelSpec:
-    if step.eqn.primitive.name.startswith("cum"):
-        return cumulative_kernel(plan, step)
-    return scatter_kernel(plan, step)
+def append_nest(seg: Segment, step) -> None:
+    """Append the loop nest of a Group or LoopKernel step to seg."""
+    if type(step) is Group:
+        group_nest(seg, step)
+    elif step.eqn.primitive.name.startswith("cum"):
+        cumulative_nest(seg, step)
+    else:
+        scatter_nest(seg, step)

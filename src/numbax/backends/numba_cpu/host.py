@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from ...jaxpr import Literal
-from .codegen import group_kernel, loop_kernel
+from .codegen import Segment, append_nest
 from .partition import Group, HostCall, LoopKernel, Plan
 from .scalar_ops import NUMBA_TYPE, literal
 
@@ -75,12 +75,19 @@ class HostProgram:
         for v, p in zip(jaxpr.invars, self.params):
             self.names[v] = p
         self._views(-1)
+        seg, pending = None, []
         for step in plan.steps:
             if type(step) is HostCall:
                 self._host_call(step)
-            else:
-                self._kernel(step)
-            self._views(step.index)
+                self._views(step.index)
+                continue
+            # One loop nest per kernel: merging neighbouring nests into one function measured
+            # no faster to compile (LLVM's time is per loop, not per function), and small
+            # shape-generic kernels are shared between programs through the cache.
+            seg = Segment(plan)
+            append_nest(seg, step)
+            pending.append(step.index)
+            seg = self._flush(seg, pending)
         self.outputs = [self.value(v) for v in jaxpr.outvars]
 
     def fresh(self, prefix="v") -> str:
@@ -101,32 +108,40 @@ class HostProgram:
             self.lines.append(f"{name} = np.reshape({src}, {shape})" + ("[()]" if not shape
                                                                           else ""))
 
-    def _kernel(self, step):
-        spec = group_kernel(self.plan, step) if type(step) is Group else \
-            loop_kernel(self.plan, step)
+    def _flush(self, seg, steps: list) -> None:
+        """Compile the segment and emit its call (and the host views of its results)."""
+        if seg is None:
+            return None
+        spec = seg.spec()
         self.kernels.append(spec)
-        kname = f"k{step.index}"
+        kname = f"k{len(self.kernels) - 1}"
         self.env[kname] = self.load_kernel(spec.source, "kernel")
-        args = [str(int(n)) for n in spec.extents]
-        args += [self.value(v) for v in spec.inputs]
+        outs = []
         for v, shape, dtype in spec.outputs:
-            o = self.fresh("o")
-            self.lines.append(f"{o} = np.empty({shape}, np.{dtype.name})")
+            outs.append(self.fresh("o"))
+            self.lines.append(f"{outs[-1]} = np.empty({shape}, np.{dtype.name})")
             if v is not None:
-                self.names[v] = o
-            args.append(o)
+                self.names[v] = outs[-1]
+        array_views = [i for i in steps if all(e.invars[0].aval.ndim
+                                               for e in self.plan.views_after.get(i, ()))]
+        for i in array_views:  # views of preallocated outputs: later nests may read them
+            self._views(i)
+        args = [str(n) for n in spec.extents] + [self.value(v) for v in spec.inputs] + outs
         call = f"{kname}({', '.join(args)})"
-        rets = []
-        for v in spec.returns:
-            rets.append(self.fresh("r"))
-            self.names[v] = rets[-1]
+        rets = [self.fresh("r") for _ in spec.returns]
         if not rets:
             self.lines.append(call)
         else:
             self.lines.append(f"{', '.join(rets)} = {call}")
             for v, r in zip(spec.returns, rets):
+                self.names[v] = r
                 if v.aval.dtype not in _NUMBA_NATIVE_SCALARS:  # numba boxes float32 as float
                     self.lines.append(f"{r} = np.{v.aval.dtype.name}({r})")
+        for i in steps:
+            if i not in array_views:
+                self._views(i)
+        steps.clear()
+        return None
 
     def _host_call(self, step: HostCall):
         eqn = step.eqn

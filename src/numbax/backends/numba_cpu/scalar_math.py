@@ -53,25 +53,28 @@ def _float_of(typingctx, value, like):
 
 @_jit
 def trunc_div_int(a, b):
-    """C-style (truncating) integer division in ``a``'s type; ``a // 0 -> a``, wrapping
-    ``INT_MIN // -1 -> INT_MIN`` (numbax's eager reference)."""
-    if b == 0:
+    """C-style (truncating) integer division in ``a``'s type (``b`` is converted to it first);
+    ``a / 0 -> a`` and wrapping ``INT_MIN / -1 -> INT_MIN``, as numbax's eager reference does."""
+    d = _as_type_of(b, a)
+    if d == 0:
         return a
-    if b == -1:  # never true for unsigned b; avoids the INT_MIN / -1 trap
+    if d == -1:  # never true for unsigned d; avoids the INT_MIN / -1 trap (numba's // gives 0)
         return _as_type_of(-a, a)
-    q = a // b
-    if (a % b != 0) and ((a < 0) != (b < 0)):
+    q = a // d  # floor division, computed by numba in (u)int64
+    if (a % d != 0) and ((a < 0) != (d < 0)):
         q = q + _as_type_of(1, q)
     return _as_type_of(q, a)
 
 
 @_jit
 def trunc_rem_int(a, b):
-    """``a - trunc_div_int(a, b) * b`` in ``a``'s type (sign of ``a``; ``a % 0 -> a``)."""
-    if b == 0:
+    """``a - trunc_div_int(a, b) * b`` wrapped to ``a``'s type: sign of ``a``, ``a % 0 -> a``,
+    ``INT_MIN % -1 -> 0``."""
+    d = _as_type_of(b, a)
+    if d == 0:
         return a
-    q = trunc_div_int(a, b)
-    return _as_type_of(a - q * b, a)
+    q = trunc_div_int(a, d)
+    return _as_type_of(a - q * d, a)
 
 
 # --------------------------------------------------------------------------- sign, rounding
@@ -448,11 +451,32 @@ def digamma_f32(x):
 
 # --------------------------------------------------------------------------- polygamma
 
+def _cephes_gamma_of_int(x):
+    """cephes Gamma(x) (scipy.special.gamma) for integer-valued 1 <= x <= 171, in plain Python:
+    a descending product up to 33, Stirling's formula beyond (so not the correctly rounded
+    (x-1)! for some x > 24)."""
+    if x > 33.0:
+        w = 1.0 / x
+        w = 1.0 + w * ((((7.87311395793093628397E-4 * w - 2.29549961613378126380E-4) * w
+                         - 2.68132617805781232825E-3) * w + 3.47222221605458667310E-3) * w
+                       + 8.33333333333482257126E-2)
+        y = math.exp(x)
+        if x > 143.01608:  # avoid overflow in pow
+            v = x ** (0.5 * x - 0.25)
+            y = v * (v / y)
+        else:
+            y = x ** (x - 0.5) / y
+        return 2.506628274631000502415765284811045253007 * y * w
+    z = 1.0
+    while x >= 3.0:
+        x -= 1.0
+        z *= x
+    return z
+
+
 def _gamma_int_table():
-    # scipy.special.gamma(k + 1.0), k = 0..170, as scipy.special.polygamma multiplies by it
-    # (cephes Gamma, which is not the correctly rounded k! for some k > 24).
-    import scipy.special
-    return np.array([scipy.special.gamma(k + 1.0) for k in range(171)])
+    # Gamma(k + 1), k = 0..170, as scipy.special.polygamma multiplies by it
+    return np.array([_cephes_gamma_of_int(k + 1.0) for k in range(171)])
 
 
 _GAMMA_INT = _gamma_int_table()

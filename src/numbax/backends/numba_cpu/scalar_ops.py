@@ -142,8 +142,11 @@ def _select_n(a, dt, out, p):
 
 
 def _sign(a, dt, out, p):
-    return f"_sm.sign{_f32(out)}({a[0]})" if out.kind == "f" else \
-        cast(f"(({a[0]} > 0) - ({a[0]} < 0))", out)
+    x = a[0]
+    if out.kind == "f":  # numpy: NaN stays NaN, both zeros give +0
+        one, zero = literal(1, out), literal(0, out)
+        return f"({one} if {x} > 0 else (-{one} if {x} < 0 else ({zero} if {x} == 0 else {x})))"
+    return cast(f"(({x} > 0) - ({x} < 0))", out)
 
 
 def _abs(a, dt, out, p):
