@@ -134,9 +134,59 @@ def fold_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts)
 
 
+def outer_dots_to_mul(jaxpr: Jaxpr) -> Jaxpr:
+    """A dot_general whose contraction has size 1 (an outer product, batched or not, as
+    vmap of a per-example gradient produces) is a broadcast multiply: fused into a loop instead
+    of many tiny matmuls."""
+    from ...primitives.elementwise import mul_p
+    from ...primitives.shape import broadcast_in_dim_p, reshape_p, transpose_p
+    from ...core import ShapedArray
+    eqns, changed = [], False
+
+    def operand(x, contract, batch, free, offset, out_shape):
+        sizes = x.aval.shape
+        keep = [d for d in range(len(sizes)) if d not in contract]
+        cur = x
+        if len(keep) != len(sizes):
+            cur = Var(ShapedArray(tuple(sizes[d] for d in keep), x.aval.dtype))
+            eqns.append(JaxprEqn(reshape_p, [x], {"new_sizes": cur.aval.shape}, [cur]))
+        order = [keep.index(d) for d in (*batch, *free)]
+        if order != sorted(order):
+            t = Var(ShapedArray(tuple(cur.aval.shape[i] for i in order), x.aval.dtype))
+            eqns.append(JaxprEqn(transpose_p, [cur], {"permutation": tuple(order)}, [t]))
+            cur = t
+        dims = tuple(range(len(batch))) + tuple(offset + i for i in range(len(free)))
+        b = Var(ShapedArray(out_shape, x.aval.dtype))
+        eqns.append(JaxprEqn(broadcast_in_dim_p, [cur], {"shape": out_shape,
+                                                         "broadcast_dimensions": dims}, [b]))
+        return b
+    for e in jaxpr.eqns:
+        if e.primitive.name == "dot_general":
+            (lc, rc), (lb, rb) = e.params["dimension_numbers"]
+            lhs, rhs = e.invars
+            out = e.outvars[0]
+            pet = e.params.get("preferred_element_type")
+            if type(lhs) is not Literal and type(rhs) is not Literal and \
+                    all(lhs.aval.shape[d] == 1 for d in lc) and out.aval.ndim and \
+                    lhs.aval.dtype == rhs.aval.dtype and (pet is None or pet == out.aval.dtype):
+                lf = [d for d in range(lhs.aval.ndim) if d not in lc and d not in lb]
+                rf = [d for d in range(rhs.aval.ndim) if d not in rc and d not in rb]
+                shape = out.aval.shape
+                a = operand(lhs, lc, lb, lf, len(lb), shape)
+                b = operand(rhs, rc, rb, rf, len(lb) + len(lf), shape)
+                eqns.append(JaxprEqn(mul_p, [a, b], {}, [out]))
+                changed = True
+                continue
+        eqns.append(e)
+    if not changed:
+        return jaxpr
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts)
+
+
 def prepare(jaxpr: Jaxpr) -> Jaxpr:
     """The program the backend lowers: flat, simplified, and without dead code."""
-    return optimize_jaxpr(fold_transposed_dots(optimize_jaxpr(inline_calls(jaxpr))))
+    return optimize_jaxpr(outer_dots_to_mul(fold_transposed_dots(
+        optimize_jaxpr(inline_calls(jaxpr)))))
 
 
 def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:

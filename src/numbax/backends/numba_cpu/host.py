@@ -122,10 +122,6 @@ class HostProgram:
             self.lines.append(f"{outs[-1]} = np.empty({shape}, np.{dtype.name})")
             if v is not None:
                 self.names[v] = outs[-1]
-        array_views = [i for i in steps if all(e.invars[0].aval.ndim
-                                               for e in self.plan.views_after.get(i, ()))]
-        for i in array_views:  # views of preallocated outputs: later nests may read them
-            self._views(i)
         args = [str(n) for n in spec.extents] + [self.value(v) for v in spec.inputs] + outs
         call = f"{kname}({', '.join(args)})"
         rets = [self.fresh("r") for _ in spec.returns]
@@ -138,8 +134,7 @@ class HostProgram:
                 if v.aval.dtype not in _NUMBA_NATIVE_SCALARS:  # numba boxes float32 as float
                     self.lines.append(f"{r} = np.{v.aval.dtype.name}({r})")
         for i in steps:
-            if i not in array_views:
-                self._views(i)
+            self._views(i)
         steps.clear()
         return None
 
