@@ -563,8 +563,9 @@ def group_nest(seg: Segment, group: Group) -> None:
     seg.lines += _nest(k, [f"range({n})" for n in k.ext], k.idx, pre, post, k.body)
     seg.lines += k.epilogue
     seg.results.update(results)
+    # no sizes in the source: one compiled kernel serves every shape with this structure
     seg.descriptions.append(f"{' '.join(e.primitive.name for e in group.eqns) or 'scalars'} "
-                            f"over [{','.join(map(str, group.domain))}]")
+                            f"over a rank-{nd} domain")
 
 
 # ---------------------------------------------------------------------------- loop kernels
@@ -588,8 +589,8 @@ def cumulative_nest(seg: Segment, step: LoopKernel) -> None:
     ranges = [f"range({n} - 1, -1, -1)" if (d == axis and reverse) else f"range({n})"
               for d, n in enumerate(k.ext)]
     seg.lines += k.prologue + _nest(k, ranges, k.idx, {}, {}, k.body)
-    seg.descriptions.append(f"{eqn.primitive.name} along axis {axis} of "
-                            f"[{','.join(map(str, shape))}]")
+    seg.descriptions.append(f"{eqn.primitive.name} along axis {axis} of a rank-{len(shape)} "
+                            "array")
 
 
 def scatter_nest(seg: Segment, step: LoopKernel) -> None:
