@@ -308,7 +308,7 @@ erfc_p = _unary("erfc", _scipy_special("erfc"))
 erf_inv_p = _unary("erf_inv", _scipy_special("erfinv"), quiet=True)
 lgamma_p = _unary("lgamma", _scipy_special("gammaln"), quiet=True)
 digamma_p = _unary("digamma", _scipy_special("digamma"), quiet=True)
-polygamma_p = _unary("polygamma", lambda x, *, m: _scipy_special("polygamma")(m, x), quiet=True)
+polygamma_p = _unary("polygamma", lambda x, *, m: np.asarray(_scipy_special("polygamma")(m, x), np.asarray(x).dtype)[()], quiet=True)
 
 
 def exp(x): return exp_p.bind(x)

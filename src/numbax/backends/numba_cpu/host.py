@@ -88,7 +88,10 @@ class HostProgram:
             append_nest(seg, step)
             pending.append(step.index)
             seg = self._flush(seg, pending)
-        self.outputs = [self.value(v) for v in jaxpr.outvars]
+        consts = set(jaxpr.constvars)
+        # a constant handed back must be a fresh array: the program keeps using its own
+        self.outputs = [f"np.array({self.value(v)})" if v in consts else self.value(v)
+                        for v in jaxpr.outvars]
 
     def fresh(self, prefix="v") -> str:
         self._n += 1

@@ -170,6 +170,11 @@ def _polygamma(a, dt, out, p):
     return f"_sm.polygamma{_f32(out)}({p['m']}, {a[0]})"
 
 
+def _lgamma(a, dt, out, p):  # scipy's gammaln(-inf) is -inf; libm's lgamma says +inf
+    x = a[0]
+    return cast(f"(-np.inf if {x} == -np.inf else math.lgamma({x}))", out)
+
+
 def _math(fn):
     return lambda a, dt, out, p: cast(f"math.{fn}({a[0]})", out)
 
@@ -188,7 +193,7 @@ RULES = {
     "tanh": _math("tanh"), "asinh": _math("asinh"), "acosh": _math("acosh"),
     "atanh": _math("atanh"), "sqrt": _math("sqrt"), "rsqrt": _rsqrt, "cbrt": _helper("cbrt"),
     "logistic": _helper("logistic"), "erf": _math("erf"), "erfc": _math("erfc"),
-    "erf_inv": _helper("erf_inv"), "lgamma": _math("lgamma"), "digamma": _helper("digamma"),
+    "erf_inv": _helper("erf_inv"), "lgamma": _lgamma, "digamma": _helper("digamma"),
     "polygamma": _polygamma,
     "abs": _abs, "sign": _sign, "floor": _np("floor"), "ceil": _np("ceil"), "round": _round,
     "is_finite": lambda a, dt, out, p: f"math.isfinite({a[0]})",
