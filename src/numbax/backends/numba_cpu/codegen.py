@@ -12,12 +12,10 @@ equation becomes one SSA local with an explicit cast where numba's promotion wou
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...jaxpr import JaxprEqn, Literal, Var
-from .partition import LOOP, RESULT, VIEWS, Group, LoopKernel, Plan
+from .partition import VIEWS, Group, LoopKernel, Plan
 from .scalar_ops import cast, literal, numba_type, scalar_expr
 
 HEADER = "import math\nimport numpy as np\nimport numba\n"

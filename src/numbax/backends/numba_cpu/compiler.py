@@ -10,7 +10,7 @@ import time
 import weakref
 
 from ... import config as _config
-from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var, pp_jaxpr
+from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var
 from ...passes import optimize_jaxpr
 from ...tree_util import tree_structure
 from .cache import load_kernel
@@ -200,4 +200,4 @@ def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:
     return exe
 
 
-__all__ = ["Executable", "compile_jaxpr", "inline_calls", "pp_jaxpr", "prepare"]
+__all__ = ["Executable", "compile_jaxpr", "inline_calls", "prepare"]

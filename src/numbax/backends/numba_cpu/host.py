@@ -11,8 +11,8 @@ import numpy as np
 
 from ...jaxpr import Literal
 from .codegen import Segment, append_nest
-from .partition import Group, HostCall, LoopKernel, Plan
-from .scalar_ops import NUMBA_TYPE, literal
+from .partition import HostCall, Plan
+from .scalar_ops import literal
 
 _NUMBA_NATIVE_SCALARS = frozenset([np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)])
 
@@ -99,7 +99,7 @@ class HostProgram:
 
     def value(self, v) -> str:
         if type(v) is Literal:
-            return literal(v.val, v.aval.dtype).replace("np.nan", "np.nan")
+            return literal(v.val, v.aval.dtype)
         return self.names[v]
 
     def _views(self, step_index: int):
@@ -191,4 +191,4 @@ def output_expr(values: list[str], avals, out_tree=None, env=None) -> str:
     return f"_unflatten(_out_tree, [{', '.join(vals)}])"
 
 
-__all__ = ["HostProgram", "NUMBA_TYPE", "output_expr"]
+__all__ = ["HostProgram", "output_expr"]
