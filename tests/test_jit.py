@@ -6,10 +6,11 @@ Python scalars), compositions with the other transformations (results, one compi
 the lowered program's text, and lowering errors.  The disk cache across processes is tested in
 test_jit_cache.py.
 
-Compile time dominates: every distinct kernel costs ~0.1 s of numba, and (currently) a kernel is
-compiled per program *and shape*.  So the jitted functions are module-level (or built by cached
-factories) and reused across examples; most tests draw values and dtypes at a fixed shape and
-a few draw shapes; ops are fused into one jitted function returning a dict where that keeps the
+Compile time dominates (every distinct kernel costs ~0.1-1 s of numba), so the jitted functions
+are module-level (or built by cached factories) and reused across examples: a kernel serves every
+size of a loop structure, but sizes of 1, index maps of views, scatters and literals derived from
+shapes make other programs.  Most tests therefore draw values and dtypes at a fixed shape and
+some draw shapes; ops are fused into one jitted function returning a dict where that keeps the
 number of kernels down (each op still has its own test id and is compared on its own); and the
 examples are derandomized so that a second run finds every kernel in the disk cache.
 """
@@ -45,6 +46,8 @@ HSET = dict(deadline=None, derandomize=True, database=None,
 
 SHAPE2 = hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=4)
 SHAPE3 = hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=3)
+# sides >= 2: compiled once, whatever the sizes (an axis of size 1 makes another loop structure)
+SHAPE2G = hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=4)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -159,20 +162,18 @@ def check_unary(name, x, rtol=None):
 
 @pytest.mark.parametrize("name", sorted(UNARY))
 @settings(max_examples=6, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32]))
-def test_unary(name, data, dtype):
-    """Drawn values in the op's domain, at the shape of the special-values test; other shapes
-    and ranks are drawn in test_unary_any_shape."""
+@given(data=st.data(), dtype=st.sampled_from([F64, F32]), shape=SHAPE2G)
+def test_unary(name, data, dtype, shape):
+    """Drawn values in the op's domain (rank 0: test_unary_rank0)."""
     lo, hi = UNARY[name][1]
-    check_unary(name, draw(data, dtype, (4, 5), lo, hi))
+    check_unary(name, draw(data, dtype, shape, lo, hi))
 
 
-@settings(max_examples=3, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32]),
-       shape=st.sampled_from([(), (1,), (2, 1, 3)]))
-def test_unary_any_shape(data, dtype, shape):
-    """All unary ops at rank 0 (computed outside any loop), 1 and 3."""
-    check(UNARY_ALL, draw(data, dtype, shape, 1.0, 1.5))
+@settings(max_examples=4, **HSET)
+@given(data=st.data(), dtype=st.sampled_from([F64, F32]))
+def test_unary_rank0(data, dtype):
+    """All unary ops at rank 0: computed outside any loop, in a kernel's epilogue."""
+    check(UNARY_ALL, draw(data, dtype, (), 1.0, 1.5))
 
 
 # NaN, infinities, signed zeros, halves (rounding), domain edges and large magnitudes
@@ -200,12 +201,12 @@ INT_UNARY = nb.jit(lambda x: {"neg": lax.neg(x), "abs": lax.abs(x), "sign": lax.
                               "cube": lax.integer_pow(x, 3), "max": lax.max(x, lax.neg(x))})
 
 
-@pytest.mark.parametrize("dtype", [I64, I32, I8], ids=str)
+@pytest.mark.parametrize("dtype", [I64, I8], ids=str)
 @settings(max_examples=5, **HSET)
-@given(data=st.data())
-def test_unary_integer(dtype, data):
+@given(data=st.data(), shape=SHAPE2G)
+def test_unary_integer(dtype, data, shape):
     """neg/abs/sign/not/integer_pow on integers, wrapping at the edges as numpy does."""
-    x = draw(data, dtype, (4, 5), -20, 20)
+    x = draw(data, dtype, shape, -20, 20)
     info = np.iinfo(dtype)
     x.flat[:3] = [info.min, info.max, data.draw(st.sampled_from([0, -1, info.min + 1]))]
     check(INT_UNARY, x)
@@ -213,25 +214,22 @@ def test_unary_integer(dtype, data):
 
 POWERS = (0, 1, 2, 3, 4, 5, 7, -1, -2, -3)
 INTEGER_POW = nb.jit(lambda x: {y: lax.integer_pow(x, y) for y in POWERS})
-INTEGER_POW_INT = nb.jit(lambda x: {y: lax.integer_pow(x, y) for y in POWERS if y >= 0})
 
 
-@settings(max_examples=8, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, I32]))
-def test_integer_pow(data, dtype):
-    if dtype.kind == "f":
-        check(INTEGER_POW, draw(data, dtype, (4, 5), -3, 3, special=[0.0, -0.0, NAN, INF]))
-    else:
-        check(INTEGER_POW_INT, draw(data, dtype, (4, 5), -5, 5))
+@settings(max_examples=6, **HSET)
+@given(data=st.data(), dtype=st.sampled_from([F64, F32]), shape=SHAPE2G)
+def test_integer_pow(data, dtype, shape):
+    """Float integer powers incl. 0 ** -n = inf (integers: test_unary_integer)."""
+    check(INTEGER_POW, draw(data, dtype, shape, -3, 3, special=[0.0, -0.0, NAN, INF]))
 
 
 POLYGAMMA = nb.jit(lambda x: {m: lax.polygamma(m, x) for m in (0, 1, 2, 3)})
 
 
 @settings(max_examples=5, **HSET)
-@given(data=st.data())
-def test_polygamma(data):
-    check(POLYGAMMA, draw(data, F64, (4, 5), 0.2, 6))
+@given(data=st.data(), shape=SHAPE2G)
+def test_polygamma(data, shape):
+    check(POLYGAMMA, draw(data, F64, shape, 0.2, 6))
 
 
 def test_polygamma_float32_jit_dtype():
@@ -266,10 +264,10 @@ def check_binary(name, x, y):
 
 @pytest.mark.parametrize("name", sorted(BINARY_FLOAT))
 @settings(max_examples=6, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32]))
-def test_binary_float(name, data, dtype):
-    """At the shape of the special-values test (other shapes: the broadcasting tests)."""
-    check_binary(name, draw(data, dtype, (3, 5)), draw(data, dtype, (3, 5), special=[0.0]))
+@given(data=st.data(), dtype=st.sampled_from([F64, F32]), shape=SHAPE2G)
+def test_binary_float(name, data, dtype, shape):
+    """Same-shape operands (other shapes: test_binary_broadcasting)."""
+    check_binary(name, draw(data, dtype, shape), draw(data, dtype, shape, special=[0.0]))
 
 
 @pytest.mark.parametrize("dtype", [F64, F32], ids=str)
@@ -289,12 +287,12 @@ BINARY_INT = nb.jit(lambda x, y: {"add": lax.add(x, y), "sub": lax.sub(x, y),
 
 
 @settings(max_examples=8, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([I64, I32, U8]))
-def test_binary_integer(data, dtype):
+@given(data=st.data(), dtype=st.sampled_from([I64, I32, U8]), shape=SHAPE2G)
+def test_binary_integer(data, dtype, shape):
     """Including division and remainder by zero (eager numbax's values, no exception),
     INT_MIN / -1 and wrapping."""
-    x = draw(data, dtype, (3, 4), -50, 50)
-    y = draw(data, dtype, (3, 4), -4, 4)
+    x = draw(data, dtype, shape, -50, 50)
+    y = draw(data, dtype, shape, -4, 4)
     info = np.iinfo(dtype)
     x.flat[:2] = [info.min, info.max]
     y.flat[:2] = [-1 if info.min else 0, 0]
@@ -313,7 +311,7 @@ BCAST_INT = nb.jit(lambda x, y: {
     "lt": jnp.less(x, y), "ne": jnp.not_equal(x, y), "where": jnp.where(jnp.less(x, y), y, x)})
 
 
-@settings(max_examples=6, **HSET)
+@settings(max_examples=3, **HSET)
 @given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, I32]), shape=SHAPE2,
        swap=st.booleans())
 def test_binary_broadcasting(data, dtype, shape, swap):
@@ -328,7 +326,7 @@ MIXED = nb.jit(lambda x, y: (jnp.add(x, y), jnp.multiply(y, x), jnp.maximum(x, y
                              jnp.less_equal(x, y)))
 
 
-@settings(max_examples=6, **HSET)
+@settings(max_examples=3, **HSET)
 @given(data=st.data(), dx=st.sampled_from([F64, F32, I64, I32]),
        dy=st.sampled_from([F64, F32, I64, I32, BOOL]), scalar=st.booleans())
 def test_mixed_dtype_promotion(data, dx, dy, scalar):
@@ -341,13 +339,13 @@ CMP = nb.jit(lambda x, y: {"eq": lax.eq(x, y), "ne": lax.ne(x, y), "lt": lax.lt(
 
 
 @settings(max_examples=10, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, I32, BOOL]))
-def test_comparisons(data, dtype):
+@given(data=st.data(), dtype=st.sampled_from([F64, F32, I32, BOOL]), shape=SHAPE2G)
+def test_comparisons(data, dtype, shape):
     """Including NaN (unordered: only ne is true), ±inf, -0.0 == 0.0 and equal elements."""
     special = [NAN, INF, -INF, 0.0, -0.0]
-    x = draw(data, dtype, (3, 4), special=special)
-    y = draw(data, dtype, (3, 4), special=special)
-    same = data.draw(hnp.arrays(np.bool_, (3, 4)))
+    x = draw(data, dtype, shape, special=special)
+    y = draw(data, dtype, shape, special=special)
+    same = data.draw(hnp.arrays(np.bool_, shape))
     check(CMP, x, np.where(same, x, y).astype(dtype))
 
 
@@ -356,10 +354,10 @@ BITWISE = nb.jit(lambda x, y: {"and": lax.bitwise_and(x, y), "or": lax.bitwise_o
 
 
 @settings(max_examples=8, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([BOOL, I64, I32, U8]))
-def test_bitwise(data, dtype):
+@given(data=st.data(), dtype=st.sampled_from([BOOL, I64, U8]), shape=SHAPE2G)
+def test_bitwise(data, dtype, shape):
     """and/or/xor/not on bools and on integers (two's complement, like numpy)."""
-    check(BITWISE, draw(data, dtype, (3, 4), -300, 300), draw(data, dtype, (3, 4), -300, 300))
+    check(BITWISE, draw(data, dtype, shape, -300, 300), draw(data, dtype, shape, -300, 300))
 
 
 SELECT = nb.jit(lambda p, w, p0, a, b, c: {
@@ -369,12 +367,12 @@ SELECT = nb.jit(lambda p, w, p0, a, b, c: {
 
 
 @settings(max_examples=8, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, BOOL]))
-def test_select_n(data, dtype):
+@given(data=st.data(), dtype=st.sampled_from([F64, F32, BOOL]), shape=SHAPE2G)
+def test_select_n(data, dtype, shape):
     """select_n with a bool predicate, an int32 selector of 3 cases (out-of-range selectors
     clamp, as eagerly), a rank-0 predicate and rank-0 cases."""
-    a, b, c = (draw(data, dtype, (3, 4), special=[NAN]) for _ in range(3))
-    p, w = draw(data, BOOL, (3, 4)), draw(data, I32, (3, 4), -1, 3)
+    a, b, c = (draw(data, dtype, shape, special=[NAN]) for _ in range(3))
+    p, w = draw(data, BOOL, shape), draw(data, I32, shape, -1, 3)
     check(SELECT, p, w, np.bool_(data.draw(st.booleans())), a, b, c)
 
 
@@ -385,16 +383,16 @@ CONVERT_FROM_INT = nb.jit(lambda x: {t.name: lax.convert_element_type(x, t) for 
 TO_BOOL = nb.jit(lambda x: lax.convert_element_type(x, BOOL))
 
 
-@pytest.mark.parametrize("src", [F64, F32, I64, I32, I8, U8, BOOL], ids=str)
+@pytest.mark.parametrize("src", [F64, F32, I64, I8, U8, BOOL], ids=str)
 @settings(max_examples=4, **HSET)
-@given(data=st.data())
-def test_convert_element_type_all_pairs(src, data):
+@given(data=st.data(), shape=SHAPE2G)
+def test_convert_element_type_all_pairs(src, data, shape):
     """convert_element_type from `src` to every dtype (float -> int truncates; int -> narrower int
     wraps; anything -> bool is `!= 0`), in the range where the C conversion is defined."""
     if src.kind == "f":
-        check(CONVERT_FROM_FLOAT, draw(data, src, (3, 4), -99.9, 99.9, special=[0.0, -0.0, 0.5]))
+        check(CONVERT_FROM_FLOAT, draw(data, src, shape, -99.9, 99.9, special=[0.0, -0.0, 0.5]))
     else:
-        check(CONVERT_FROM_INT, draw(data, src, (3, 4), -1000, 1000))
+        check(CONVERT_FROM_INT, draw(data, src, shape, -1000, 1000))
 
 
 def test_convert_special_floats_to_bool():
@@ -407,8 +405,10 @@ def test_convert_special_floats_to_bool():
 
 # every subset of the axes of a rank-3 array (negative and unordered spellings included)
 AXES = [None, 0, 1, -1, (0, 1), (0, 2), (2, 1), ()]
-REDUCTIONS = ("sum", "prod", "max", "min", "mean", "all", "any")
-RSHAPES = st.sampled_from([(2, 3, 4), (3, 1, 2)])
+REDUCTIONS = ("sum", "prod", "max", "min", "all", "any")
+# sides >= 2: one compile serves all these shapes (size-1 axes are another loop structure)
+RSHAPES = hnp.array_shapes(min_dims=3, max_dims=3, min_side=2, max_side=4)
+RDTYPES = (F64, F32, I32, BOOL)
 
 
 @functools.cache
@@ -421,12 +421,28 @@ def reducer(axes):
     return nb.jit(f)
 
 
+# every reduction over every axis subset in one program: a single loop nest with an
+# accumulator per reduction, each stored through its own index map
+REDUCE_ALL_AXES = nb.jit(lambda x: {str(axes): reducer(axes).fun(x) for axes in AXES})
+
+
 @pytest.mark.parametrize("axes", AXES, ids=str)
 @settings(max_examples=3, **HSET)
 @given(data=st.data(), shape=RSHAPES)
 def test_reductions(axes, data, shape):
-    """sum/prod/max/min/mean/all/any of float64, float32, int64, int32 and bool arrays."""
-    xs = [draw(data, d, shape, -3, 3) for d in (F64, F32, I64, I32, BOOL)]
+    """sum/prod/max/min/all/any over every axis subset (float64, with NaN and inf)."""
+    x = draw(data, F64, shape, -3, 3, special=[NAN, INF, -INF, 0.0])
+    got = run_jit(REDUCE_ALL_AXES, x)[str(axes)]
+    assert_same(got, eager(reducer(axes).fun, x))
+
+
+@pytest.mark.parametrize("axes", [(0, 2)], ids=str)
+@settings(max_examples=3, **HSET)
+@given(data=st.data(), shape=RSHAPES)
+def test_reductions_dtypes(axes, data, shape):
+    """The same of float32, int32 and bool arrays (jnp accumulates int32 and bool sums and
+    products in int64)."""
+    xs = [draw(data, d, shape, -3, 3) for d in (F32, I32, BOOL)]
     # float32: numpy sums pairwise, the kernel in sequence
     check(reducer(axes), *xs, atol=2e-5)
 
@@ -438,9 +454,10 @@ def test_reductions_nan_inf(axes):
     x[0, 1, 2] = NAN
     x[1, 2, :] = [INF, 1.0, -INF, INF]
     x[1, 0, 3] = INF
-    got = check(reducer(axes), x, x.astype(F32), x, x, x)  # (jit compiled per signature)
+    got = run_jit(REDUCE_ALL_AXES, x)[str(axes)]
+    assert_same(got, eager(reducer(axes).fun, x))
     if axes is None:
-        assert np.isnan(got[("max", "float64", False)]) and np.isnan(got[("sum", "float32", False)])
+        assert np.isnan(got[("max", "float64", False)]) and np.isnan(got[("sum", "float64", True)])
 
 
 @functools.cache
@@ -450,15 +467,26 @@ def arg_reducer(axis):
                                for name, fn in (("argmax", jnp.argmax), ("argmin", jnp.argmin))})
 
 
-@pytest.mark.parametrize("axis", [None, 0, 1, -1], ids=str)
+ARG_AXES = [None, 0, 1, -1]
+ARG_ALL_AXES = nb.jit(lambda x: {str(a): arg_reducer(a).fun(x) for a in ARG_AXES})
+
+
+@pytest.mark.parametrize("axis", ARG_AXES, ids=str)
 @settings(max_examples=3, **HSET)
 @given(data=st.data(), shape=RSHAPES)
 def test_argmax_argmin(axis, data, shape):
     """Ties pick the first index; a NaN wins (its first occurrence), as in numpy."""
     el = st.sampled_from([0.0, 1.0, -1.0, 2.0, NAN, INF, -INF])
-    xf = data.draw(hnp.arrays(np.float64, shape, elements=el))
-    check(arg_reducer(axis), xf, xf.astype(F32), draw(data, I64, shape, -2, 2),
-          draw(data, BOOL, shape))
+    x = data.draw(hnp.arrays(np.float64, shape, elements=el))
+    assert_same(run_jit(ARG_ALL_AXES, x)[str(axis)], eager(arg_reducer(axis).fun, x))
+
+
+@settings(max_examples=3, **HSET)
+@given(data=st.data(), shape=RSHAPES)
+def test_argmax_argmin_dtypes(data, shape):
+    el = st.sampled_from([0.0, 1.0, -1.0, NAN])
+    check(arg_reducer(1), data.draw(hnp.arrays(np.float64, shape, elements=el)).astype(F32),
+          draw(data, I32, shape, -2, 2), draw(data, BOOL, shape))
 
 
 # --------------------------------------------------------------------------- cumulative ops
@@ -469,19 +497,19 @@ def cumulative(op, axis, reverse):
 
 
 @pytest.mark.parametrize("op", ["cumsum", "cumprod", "cummax", "cummin"])
-@settings(max_examples=4, **HSET)
+@settings(max_examples=2, **HSET)
 @given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, I32]),
-       axis=st.sampled_from([0, 1]), reverse=st.booleans())
-def test_cumulative(op, data, dtype, axis, reverse):
+       axis=st.sampled_from([0, 1]), reverse=st.booleans(), shape=SHAPE2G)
+def test_cumulative(op, data, dtype, axis, reverse, shape):
     """cumsum/cumprod/cummax/cummin along either axis, forwards and reversed (NaN, inf too)."""
-    x = draw(data, dtype, (3, 4), -3, 3, special=[NAN, INF])
+    x = draw(data, dtype, shape, -3, 3, special=[NAN, INF])
     check(cumulative(op, axis, reverse), x)
 
 
 JNP_CUMULATIVE = nb.jit(lambda x: (jnp.cumsum(x), jnp.cumsum(x, axis=0), jnp.cumprod(x, axis=1)))
 
 
-@pytest.mark.parametrize("dtype", [BOOL, I32], ids=str)
+@pytest.mark.parametrize("dtype", [BOOL], ids=str)
 def test_jnp_cumulative_promotion(dtype):
     """jnp.cumsum/cumprod flatten without an axis and accumulate bool/int32 in int64."""
     check(JNP_CUMULATIVE, (np.arange(12).reshape(3, 4) % 3).astype(dtype))
@@ -491,6 +519,7 @@ def test_jnp_cumulative_promotion(dtype):
 
 DTYPES_ANY = st.sampled_from([F64, F32, I64, BOOL])
 SHAPE_OP_SETTINGS = settings(max_examples=3, **HSET)
+SHAPE_OP_SETTINGS_2 = settings(max_examples=2, **HSET)
 
 
 @functools.cache
@@ -516,7 +545,7 @@ def transposer(perm):
     return nb.jit(lambda x: (jnp.transpose(x, perm), as_float(jnp.transpose(x, perm))))
 
 
-@SHAPE_OP_SETTINGS
+@SHAPE_OP_SETTINGS_2
 @given(data=st.data(), dtype=DTYPES_ANY, shape=SHAPE3,
        perm=st.sampled_from(list(itertools.permutations(range(3)))))
 def test_transpose(data, dtype, shape, perm):
@@ -528,7 +557,7 @@ def broadcaster(target):
     return nb.jit(lambda x: (jnp.broadcast_to(x, target), as_float(jnp.broadcast_to(x, target))))
 
 
-@SHAPE_OP_SETTINGS
+@SHAPE_OP_SETTINGS_2
 @given(data=st.data(), dtype=DTYPES_ANY,
        shape=hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
 def test_broadcast_to(data, dtype, shape):
@@ -579,7 +608,7 @@ def padder(config):
 PAD_DIM = st.tuples(st.integers(-2, 2), st.integers(-2, 2), st.integers(0, 2))
 
 
-@settings(max_examples=6, **HSET)
+@settings(max_examples=5, **HSET)
 @given(data=st.data(), dtype=DTYPES_ANY, shape=SHAPE2, config=st.tuples(PAD_DIM, PAD_DIM))
 def test_pad_negative_and_interior(data, dtype, shape, config):
     """lax.pad with low/high padding of either sign and interior padding; the padding value
@@ -601,7 +630,7 @@ def slicer(start, limit, strides):
     return nb.jit(f)
 
 
-@SHAPE_OP_SETTINGS
+@SHAPE_OP_SETTINGS_2
 @given(data=st.data(), dtype=DTYPES_ANY, shape=SHAPE2)
 def test_lax_slice_with_strides(data, dtype, shape):
     start, limit, strides = [], [], []
@@ -635,7 +664,7 @@ def reverser(dims):
     return nb.jit(lambda x: (lax.rev(x, dims), as_float(jnp.flip(x, dims))))
 
 
-@SHAPE_OP_SETTINGS
+@SHAPE_OP_SETTINGS_2
 @given(data=st.data(), dtype=DTYPES_ANY, shape=SHAPE3,
        dims=st.sampled_from([(0,), (1,), (2,), (0, 2), (0, 1, 2)]))
 def test_rev_flip(data, dtype, shape, dims):
@@ -672,14 +701,14 @@ TAKE_ALONG = nb.jit(lambda x: jnp.take_along_axis(x, jnp.argsort(x, axis=1), axi
 
 
 @settings(max_examples=4, **HSET)
-@given(data=st.data(), dtype=DTYPES_ANY, shape=SHAPE2,
-       ishape=hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4),
+@given(data=st.data(), dtype=DTYPES_ANY,
+       ishape=hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4),
        python_int=st.booleans())
-def test_gather_integer_array_indexing(data, dtype, shape, ishape, python_int):
+def test_gather_integer_array_indexing(data, dtype, ishape, python_int):
     """x[i] with traced integer arrays (and a traced scalar): negative indices wrap once,
     out-of-bounds ones clamp.  (Eager numpy-style indexing of *concrete* out-of-bounds indices
     raises instead, so the references are the staged program and numpy with clamped indices.)"""
-    m, n = shape
+    m, n = shape = (3, 4)  # (sizes are literals of the index normalisation)
     x = draw(data, dtype, shape)
     i = draw(data, I64, ishape, -2 * m - 1, 2 * m + 1)
     j = draw(data, I64, ishape, -2 * n - 1, 2 * n + 1)
@@ -692,7 +721,7 @@ def test_gather_integer_array_indexing(data, dtype, shape, ishape, python_int):
     assert_same(got["scalar"], x[clamp_index(k, m)], what="scalar index")
     assert_same(got["fused"], x[ci, 1:].astype(np.float64) * 2.0 + 2.0, what="fused")
     inb = (j >= -n) & (j < n)
-    want = np.where(inb[None] if j.ndim == 1 else inb[None], x[:, cj], np.zeros((), dtype))
+    want = np.where(inb[None], x[:, cj], np.zeros((), dtype))
     assert_same(got["take_fill"], want.astype(dtype), what="take(mode='fill')")
 
 
@@ -725,13 +754,15 @@ def numpy_scatter(x, op, positions, values):
 
 
 @pytest.mark.parametrize("op", AT_OPS)
-@settings(max_examples=3, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, BOOL]), n=st.integers(1, 4),
-       k=st.integers(1, 6))
-def test_scatter_at_duplicates(op, data, dtype, n, k):
-    """x.at[i].op(v) with duplicate, negative and out-of-bounds (dropped) indices."""
-    if dtype == BOOL and op in ("add", "mul"):
-        dtype = I64
+@settings(max_examples=6, **HSET)
+@given(data=st.data(), second=st.booleans())
+def test_scatter_at_duplicates(op, data, second):
+    """x.at[i].op(v) with duplicate, negative and out-of-bounds (dropped) indices (float64, and
+    float32 / int64 / bool for set / add / max)."""
+    dtype = {"set": F32, "add": I64, "max": BOOL}.get(op, F64) if second else F64
+    # fixed sizes: the operand size is a literal of the index normalisation, and the scatter
+    # loop bakes the number of updates into its source (test_view_and_scatter_kernels_...)
+    n, k = 4, 6
     x = draw(data, dtype, (n,))
     i = data.draw(hnp.arrays(np.int64, (k,), elements=st.integers(-n - 1, n)))
     i[-1] = i[0]  # a duplicate index
@@ -799,13 +830,13 @@ DOT = nb.jit(lambda a, b, c, d, v, w: {
     "einsum": jnp.einsum("bij,bjk->kbi", a, b),
     "tensordot": jnp.tensordot(a, c, axes=([1, 2], [2, 1])),
     "mid_batch": lax.dot_general(jnp.transpose(a, (2, 1, 0)), d, (((0,), (1,)), ((2,), (0,)))),
-    "fused": jnp.add(as_float(jnp.matmul(a, b)), jnp.sum(a)),
+    "fused": jnp.multiply(jnp.matmul(a, b), 2),
     "matvec": jnp.matmul(a[0], v), "vecmat": jnp.matmul(w, a[0]), "dot": jnp.dot(v, v),
     "outer": jnp.outer(v, w)})
 
 
-@settings(max_examples=4, **HSET)
-@given(data=st.data(), dtype=st.sampled_from([F64, F32, I64, I32]),
+@settings(max_examples=3, **HSET)
+@given(data=st.data(), dtype=st.sampled_from([F64, F32, I32]),
        b=st.integers(1, 3), m=st.integers(1, 4), k=st.integers(1, 4), n=st.integers(1, 4))
 def test_dot_general(data, dtype, b, m, k, n):
     """matmul / einsum / tensordot / dot_general with batch dimensions; integers exactly."""
@@ -841,7 +872,7 @@ def _well_conditioned(data, dtype, batch, n):
 LINALG_TOL = {F64: {"rtol": 1e-10, "atol": 1e-10}, F32: {"rtol": 1e-4, "atol": 1e-5}}
 
 
-@settings(max_examples=4, **HSET)
+@settings(max_examples=3, **HSET)
 @given(data=st.data(), dtype=st.sampled_from([F64, F32]),
        batch=st.sampled_from([(), (2,)]), n=st.integers(1, 4), k=st.integers(1, 3))
 def test_linalg(data, dtype, batch, n, k):
@@ -1071,20 +1102,14 @@ def _make_counted():
     def f(p, x):
         count[0] += 1
         h = jnp.tanh(jnp.matmul(p["w"], x) + p["b"])
-        return jnp.sum(h * h) + 0.5 * jnp.sum(p["w"] ** 2) + jnp.sum(jnp.sin(x))
+        return jnp.sum(h * h) + jnp.sum(jnp.sin(x))
     return f, count
-
-
-def _grad_jit_grad(f):
-    inner = nb.jit(nb.grad(f, argnums=1))
-    return nb.grad(lambda p, x: jnp.sum(inner(p, x) ** 2), argnums=(0, 1))
 
 
 COMPOSITIONS = {
     # name -> (transformation, the same without jit, arguments)
-    "grad(jit(f))": (lambda f: nb.grad(nb.jit(f)), lambda f: nb.grad(f), (P0, X0)),
-    "grad(jit(f),argnums)": (lambda f: nb.grad(nb.jit(f), argnums=(0, 1)),
-                             lambda f: nb.grad(f, argnums=(0, 1)), (P0, X0)),
+    "grad(jit(f))": (lambda f: nb.grad(nb.jit(f), argnums=(0, 1)),
+                     lambda f: nb.grad(f, argnums=(0, 1)), (P0, X0)),
     "vmap(jit(f))": (lambda f: nb.vmap(nb.jit(f), in_axes=(None, 0)),
                      lambda f: nb.vmap(f, in_axes=(None, 0)), (P0, XS0)),
     "jit(vmap(grad(f)))": (lambda f: nb.jit(nb.vmap(nb.grad(f, argnums=1), in_axes=(None, 0))),
@@ -1095,11 +1120,6 @@ COMPOSITIONS = {
     "jit(jit(f))": (lambda f: nb.jit(nb.jit(f)), lambda f: f, (P0, X0)),
     "value_and_grad(jit(f))": (lambda f: nb.value_and_grad(nb.jit(f)),
                                lambda f: nb.value_and_grad(f), (P0, X0)),
-    "jit(value_and_grad(f))": (lambda f: nb.jit(nb.value_and_grad(f, argnums=(0, 1))),
-                               lambda f: nb.value_and_grad(f, argnums=(0, 1)), (P0, X0)),
-    "grad(jit(grad(f)))": (_grad_jit_grad,
-                           lambda f: nb.grad(lambda p, x: jnp.sum(nb.grad(f, argnums=1)(p, x) ** 2),
-                                             argnums=(0, 1)), (P0, X0)),
 }
 
 
@@ -1140,17 +1160,18 @@ def test_jit_retraces_only_for_a_new_signature():
         return g(x, s)
     jf = nb.jit(f)
     x = np.linspace(0, 1, 6).reshape(2, 3)
-    for args, traces in [((x, 2.0), 1),
-                         ((x + 1.0, 3.0), 1),                  # the same weak signature
-                         ((np.asfortranarray(x), -1.5), 1),    # non-contiguous, same shape
-                         ((x, 2.0), 1),
-                         ((x, np.float32(2.0)), 2),            # a strongly typed scalar
-                         ((np.ones((4, 5)), 2.0), 3)]:         # another shape
+    calls = [((x, 2.0), 1, None),
+             ((x + 1.0, 3.0), 1, 0),                  # the same weak signature
+             ((np.asfortranarray(x), -1.5), 1, 0),    # non-contiguous, same shape
+             ((x, 2.0), 1, 0),
+             ((x, np.float32(2.0)), 2, None),         # a strongly typed scalar: new signature
+             ((np.ones((4, 5)), 2.0), 3, 0)]          # another shape: re-traced, not compiled
+    for args, traces, new_compiles in calls:
         compiles = cache.stats.compiles
         assert_same(run_jit(jf, *args), eager(g, *args))
         assert count[0] == traces, args
-        if traces == 1 and args[0] is not x:
-            assert cache.stats.compiles == compiles
+        if new_compiles is not None:
+            assert cache.stats.compiles - compiles == new_compiles, args
 
 
 # (a program no other test compiles, at shapes no other test uses)
@@ -1162,6 +1183,32 @@ def test_kernels_are_reused_across_shapes_of_the_same_rank():
     compiles = cache.stats.compiles
     check(SHAPE_GENERIC, np.linspace(0, 1, 27).reshape(9, 3), 2.0)
     assert cache.stats.compiles == compiles
+
+
+SIZE_GENERIC = {
+    "rev": (nb.jit(lambda x: lax.rev(x, (0,)) * 2.0), ((4, 3),), ((5, 6),)),
+    "scatter": (nb.jit(lambda x, i, v: x.at[i].add(v)), ((4,), (3,), (3,)), ((4,), (5,), (5,))),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="backend limitation (compile time, not correctness): "
+                                       "folded index maps and scatter loops bake operand sizes "
+                                       "into the kernel source (rev: 'a0[3 - i0, i1]', also "
+                                       "concatenate 'if i0 < 4', reshape of a transpose "
+                                       "'a0[(i0 % 4), ...]'; scatter: 'for u0 in range(3)'), so "
+                                       "another size of the same structure compiles again")
+@pytest.mark.parametrize("name", list(SIZE_GENERIC))
+def test_view_and_scatter_kernels_are_size_generic(name):
+    jf, shapes_a, shapes_b = SIZE_GENERIC[name]
+
+    def args(shapes):
+        return [np.ones(s, I64 if k == 1 and name == "scatter" else F64)
+                for k, s in enumerate(shapes)]
+    check(jf, *args(shapes_a))
+    # the kernel modules of .as_text(), after the host program (which does carry sizes)
+    kernels = [jf.lower(*args(shapes)).as_text().split("# ---- kernel", 1)[1]
+               for shapes in (shapes_a, shapes_b)]
+    assert kernels[0] == kernels[1]
 
 
 # --------------------------------------------------------------------------- lowering & text
@@ -1193,8 +1240,8 @@ def test_lower_of_nested_jit_and_grad_is_one_flat_program():
     assert " jit[" not in str(lowered.optimized_jaxpr) and "= jit" not in str(
         lowered.optimized_jaxpr)
     assert "def kernel" in lowered.as_text()
-    np.testing.assert_allclose(lowered.compile()(np.ones(3)), 2 * np.sin(1) * np.cos(1) * np.ones(3),
-                               rtol=1e-14)
+    np.testing.assert_allclose(lowered.compile()(np.ones(3)),
+                               2 * np.sin(1) * np.cos(1) * np.ones(3), rtol=1e-14)
 
 
 def test_float16_is_rejected_with_a_clear_message():
