@@ -11,6 +11,7 @@ import weakref
 from ..core import Primitive, call_on
 from ..interpreters import ad, batching, partial_eval as pe
 from ..interpreters.ad import Zero, instantiate, is_undefined_primal, tangent_aval
+from ..backends.numba_cpu.compiler import compile_jaxpr
 from ..jaxpr import Jaxpr
 
 jit_p = Primitive("jit", multiple_results=True)
@@ -18,7 +19,6 @@ jit_p = Primitive("jit", multiple_results=True)
 
 def call_jaxpr(jaxpr: Jaxpr, args) -> list:
     """Run a jaxpr on concrete arguments, compiled (once per jaxpr object)."""
-    from ..backends.numba_cpu.compiler import compile_jaxpr
     return compile_jaxpr(jaxpr)(*args)
 
 

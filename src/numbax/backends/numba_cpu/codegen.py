@@ -306,8 +306,7 @@ def _view_squeeze(k, eqn, idx, ctx):
 
 def _view_iota(k, eqn, idx, ctx):
     p = eqn.params
-    return cast(idx[p["dimension"]], p["dtype"]) if np.dtype(p["dtype"]) != np.int64 \
-        else idx[p["dimension"]]
+    return cast(idx[p["dimension"]], p["dtype"])
 
 
 def _view_pad(k, eqn, idx, ctx):
@@ -326,8 +325,7 @@ def _view_pad(k, eqn, idx, ctx):
                 conds.append(f"{t} < {n}")
             j.append(t)
     inner = k.expr(x, tuple(j), "guard")
-    fill = k.expr(padval, (), "pro" if ctx == "guard" else ctx) if type(padval) is not Literal \
-        else literal(padval.val, x.aval.dtype)
+    fill = k.expr(padval, (), "pro" if ctx == "guard" else ctx)
     return f"({inner} if {' and '.join(conds)} else {fill})" if conds else inner
 
 
@@ -348,10 +346,10 @@ def _view_concatenate(k, eqn, idx, ctx):
 
 
 def _clamped_starts(k, starts, dims, sizes, ctx):
-    block = k.prologue if ctx in ("pro", "guard", "body") else k.epilogue
+    block = k.epilogue if ctx == "epi" else k.prologue
     out = []
     for s, n, size in zip(starts, dims, sizes):
-        v = k.bind(k.expr(s, (), "pro" if ctx != "epi" else "epi"), block)
+        v = k.bind(k.expr(s, (), "epi" if ctx == "epi" else "pro"), block)
         out.append(k.bind(f"min(max(np.int64({v}), 0), {n - size})", block, "c"))
     return out
 
@@ -450,27 +448,15 @@ def _fill(o: str, extents: list[str], value: str) -> list[str]:
                  [f"{o}[{', '.join(names)}] = {value}"])
 
 
-def _select_max(a: str, b: str, dtype, op: str) -> str:
-    """numpy.maximum/minimum of two names: NaN wins."""
-    cmp = ">=" if op == "max" else "<="
-    keep = f"{a} {cmp} {b} or {a} != {a}" if np.dtype(dtype).kind == "f" else f"{a} {cmp} {b}"
-    return f"({a} if {keep} else {b})"
+# reduction / cumulative / scatter op -> the binary primitive that folds one more value in
+_ACCUMULATORS = {"sum": "add", "prod": "mul", "add": "add", "mul": "mul", "max": "max",
+                 "min": "min", "and": "and", "or": "or"}
 
 
 def _accumulate(op: str, acc: str, v: str, dtype) -> str:
-    """The value of `op` folding v into acc (both names)."""
-    dtype = np.dtype(dtype)
-    if op in ("sum", "add"):
-        return cast(f"{acc} + {v}", dtype)
-    if op in ("prod", "mul"):
-        return cast(f"{acc} * {v}", dtype)
-    if op in ("max", "min"):
-        return _select_max(acc, v, dtype, op)
-    if op == "and":
-        return cast(f"{acc} & {v}", dtype)
-    if op == "or":
-        return cast(f"{acc} | {v}", dtype)
-    raise NotImplementedError(f"jit: no accumulation rule for {op!r}")
+    """The value of `op` folding v into acc (both names): the elementwise rule of the
+    matching binary primitive, so reductions and scatters round and propagate NaN alike."""
+    return scalar_expr(_ACCUMULATORS[op], [acc, v], [dtype, dtype], dtype, {})
 
 
 # ---------------------------------------------------------------------------- fused groups

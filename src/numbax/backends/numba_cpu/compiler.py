@@ -12,9 +12,8 @@ import weakref
 from ... import config as _config
 from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var
 from ...passes import optimize_jaxpr
-from ...tree_util import tree_structure
 from .cache import load_kernel
-from .host import HostProgram, output_expr
+from .host import HostProgram, return_expr
 from .partition import Plan
 
 _CALLS = {"jit": "jaxpr", "custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr"}
@@ -28,7 +27,7 @@ def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
     constvars, consts = list(jaxpr.constvars), list(jaxpr.consts)
     eqns: list[JaxprEqn] = []
 
-    def splice(inner: Jaxpr, args: list, env_outer: dict) -> list:
+    def splice(inner: Jaxpr, args: list) -> list:
         env: dict = {}
         for v, c in zip(inner.constvars, inner.consts):
             nv = Var(v.aval)
@@ -43,7 +42,7 @@ def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
             ins = [read(v) for v in e.invars]
             key = _CALLS.get(e.primitive.name)
             if key is not None:
-                outs = splice(e.params[key], ins, env)
+                outs = splice(e.params[key], ins)
                 env.update(zip(e.outvars, outs))
                 continue
             outs = [Var(v.aval) for v in e.outvars]
@@ -52,7 +51,7 @@ def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
         return [read(v) for v in inner.outvars]
 
     top = Jaxpr([], jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
-    outs = splice(top, list(jaxpr.invars), {})
+    outs = splice(top, list(jaxpr.invars))
     return Jaxpr(constvars, jaxpr.invars, outs, eqns, consts)
 
 
@@ -67,11 +66,11 @@ class Executable:
         self.kernels = host.kernels
         avals = [v.aval for v in optimized.outvars]
         env = host.env
-        self.host_source = host.source("run_flat", output_expr(host.outputs, avals))
+        self.host_source = host.source("run_flat", return_expr(host.outputs, avals, None, env))
         sources = [self.host_source]
-        tree_ret = self._tree_return(host.outputs, avals, out_tree, env)
-        if tree_ret is not None:
-            sources.append(host.source("run_tree", tree_ret))
+        if out_tree is not None:
+            sources.append(host.source("run_tree",
+                                       return_expr(host.outputs, avals, out_tree, env)))
         exec(compile("\n".join(sources), "<numbax host program>", "exec"), env)
         self.run_flat = env["run_flat"]
         self.run_tree = env.get("run_tree")
@@ -80,18 +79,6 @@ class Executable:
         _config.log("lowered %s: %d kernels, %d host steps (%.0f ms)", _describe(jaxpr),
                     len(self.kernels), len(self.plan.steps) - len(self.kernels),
                     1e3 * self.compile_time)
-
-    @staticmethod
-    def _tree_return(values, avals, out_tree, env):
-        if out_tree is None:
-            return None
-        n = len(values)
-        vals = [f"np.{a.dtype.name}({v})" if a.ndim == 0 else v for v, a in zip(values, avals)]
-        if n == 1 and out_tree == tree_structure(0):
-            return vals[0]
-        if out_tree == tree_structure((0,) * n):
-            return "(" + "".join(v + ", " for v in vals) + ")"
-        return output_expr(values, avals, out_tree, env)
 
     def as_text(self) -> str:
         """The generated program: the host function, then every kernel module."""
@@ -112,75 +99,86 @@ def _describe(jaxpr: Jaxpr) -> str:
 _executables: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def _rewrite(jaxpr: Jaxpr, rule) -> Jaxpr:
+    """Replace each equation for which rule(eqn, emit) emits replacements (and returns True)."""
+    eqns: list[JaxprEqn] = []
+    changed = False
+    for e in jaxpr.eqns:
+        if rule(e, eqns.append):
+            changed = True
+        else:
+            eqns.append(e)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts) \
+        if changed else jaxpr
+
+
 def fold_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
     """`transpose(a @ b)` -> `b.T @ a.T` as one dot_general with its operands swapped, so
     reverse mode's weight gradients come out of BLAS in the layout they are returned in."""
     producer = {v: e for e in jaxpr.eqns for v in e.outvars}
-    eqns, changed = [], False
-    for e in jaxpr.eqns:
-        src = producer.get(e.invars[0]) if e.primitive.name == "transpose" and \
-            e.params["permutation"] == (1, 0) and type(e.invars[0]) is not Literal else None
-        if src is not None and src.primitive.name == "dot_general":
-            (lc, rc), (lb, rb) = src.params["dimension_numbers"]
-            lhs, rhs = src.invars
-            if not lb and lhs.aval.ndim - len(lc) == 1 and rhs.aval.ndim - len(rc) == 1:
-                params = dict(src.params, dimension_numbers=((rc, lc), ((), ())))
-                eqns.append(JaxprEqn(src.primitive, [rhs, lhs], params, e.outvars))
-                changed = True
-                continue
-        eqns.append(e)
-    if not changed:
-        return jaxpr
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts)
+
+    def rule(e, emit):
+        if e.primitive.name != "transpose" or e.params["permutation"] != (1, 0) or \
+                type(e.invars[0]) is Literal:
+            return False
+        src = producer.get(e.invars[0])
+        if src is None or src.primitive.name != "dot_general":
+            return False
+        (lc, rc), (lb, rb) = src.params["dimension_numbers"]
+        lhs, rhs = src.invars
+        if lb or lhs.aval.ndim - len(lc) != 1 or rhs.aval.ndim - len(rc) != 1:
+            return False
+        params = dict(src.params, dimension_numbers=((rc, lc), ((), ())))
+        emit(JaxprEqn(src.primitive, [rhs, lhs], params, e.outvars))
+        return True
+    return _rewrite(jaxpr, rule)
 
 
 def outer_dots_to_mul(jaxpr: Jaxpr) -> Jaxpr:
     """A dot_general whose contraction has size 1 (an outer product, batched or not, as
     vmap of a per-example gradient produces) is a broadcast multiply: fused into a loop instead
     of many tiny matmuls."""
+    from ...core import ShapedArray
     from ...primitives.elementwise import mul_p
     from ...primitives.shape import broadcast_in_dim_p, reshape_p, transpose_p
-    from ...core import ShapedArray
-    eqns, changed = [], False
 
-    def operand(x, contract, batch, free, offset, out_shape):
+    def operand(x, contract, batch, free, offset, out_shape, emit):
+        """x without its size-1 contracting dims, ordered (batch, free), broadcast to out."""
         sizes = x.aval.shape
         keep = [d for d in range(len(sizes)) if d not in contract]
         cur = x
         if len(keep) != len(sizes):
             cur = Var(ShapedArray(tuple(sizes[d] for d in keep), x.aval.dtype))
-            eqns.append(JaxprEqn(reshape_p, [x], {"new_sizes": cur.aval.shape}, [cur]))
+            emit(JaxprEqn(reshape_p, [x], {"new_sizes": cur.aval.shape}, [cur]))
         order = [keep.index(d) for d in (*batch, *free)]
         if order != sorted(order):
             t = Var(ShapedArray(tuple(cur.aval.shape[i] for i in order), x.aval.dtype))
-            eqns.append(JaxprEqn(transpose_p, [cur], {"permutation": tuple(order)}, [t]))
+            emit(JaxprEqn(transpose_p, [cur], {"permutation": tuple(order)}, [t]))
             cur = t
         dims = tuple(range(len(batch))) + tuple(offset + i for i in range(len(free)))
         b = Var(ShapedArray(out_shape, x.aval.dtype))
-        eqns.append(JaxprEqn(broadcast_in_dim_p, [cur], {"shape": out_shape,
-                                                         "broadcast_dimensions": dims}, [b]))
+        emit(JaxprEqn(broadcast_in_dim_p, [cur], {"shape": out_shape,
+                                                  "broadcast_dimensions": dims}, [b]))
         return b
-    for e in jaxpr.eqns:
-        if e.primitive.name == "dot_general":
-            (lc, rc), (lb, rb) = e.params["dimension_numbers"]
-            lhs, rhs = e.invars
-            out = e.outvars[0]
-            pet = e.params.get("preferred_element_type")
-            if type(lhs) is not Literal and type(rhs) is not Literal and \
-                    all(lhs.aval.shape[d] == 1 for d in lc) and out.aval.ndim and \
-                    lhs.aval.dtype == rhs.aval.dtype and (pet is None or pet == out.aval.dtype):
-                lf = [d for d in range(lhs.aval.ndim) if d not in lc and d not in lb]
-                rf = [d for d in range(rhs.aval.ndim) if d not in rc and d not in rb]
-                shape = out.aval.shape
-                a = operand(lhs, lc, lb, lf, len(lb), shape)
-                b = operand(rhs, rc, rb, rf, len(lb) + len(lf), shape)
-                eqns.append(JaxprEqn(mul_p, [a, b], {}, [out]))
-                changed = True
-                continue
-        eqns.append(e)
-    if not changed:
-        return jaxpr
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts)
+
+    def rule(e, emit):
+        if e.primitive.name != "dot_general":
+            return False
+        (lc, rc), (lb, rb) = e.params["dimension_numbers"]
+        lhs, rhs = e.invars
+        out = e.outvars[0]
+        pet = e.params.get("preferred_element_type")
+        if type(lhs) is Literal or type(rhs) is Literal or not out.aval.ndim or \
+                any(lhs.aval.shape[d] != 1 for d in lc) or lhs.aval.dtype != rhs.aval.dtype or \
+                not (pet is None or pet == out.aval.dtype):
+            return False
+        lf = [d for d in range(lhs.aval.ndim) if d not in lc and d not in lb]
+        rf = [d for d in range(rhs.aval.ndim) if d not in rc and d not in rb]
+        a = operand(lhs, lc, lb, lf, len(lb), out.aval.shape, emit)
+        b = operand(rhs, rc, rb, rf, len(lb) + len(lf), out.aval.shape, emit)
+        emit(JaxprEqn(mul_p, [a, b], {}, [out]))
+        return True
+    return _rewrite(jaxpr, rule)
 
 
 def prepare(jaxpr: Jaxpr) -> Jaxpr:

@@ -12,9 +12,8 @@ import numpy as np
 from ...jaxpr import Literal
 from .codegen import Segment, append_nest
 from .partition import HostCall, Plan
-from .scalar_ops import literal
+from .scalar_ops import NATIVE, literal
 
-_NUMBA_NATIVE_SCALARS = frozenset([np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)])
 
 
 def _scalar(x):
@@ -75,19 +74,12 @@ class HostProgram:
         for v, p in zip(jaxpr.invars, self.params):
             self.names[v] = p
         self._views(-1)
-        seg, pending = None, []
         for step in plan.steps:
             if type(step) is HostCall:
                 self._host_call(step)
-                self._views(step.index)
-                continue
-            # One loop nest per kernel: merging neighbouring nests into one function measured
-            # no faster to compile (LLVM's time is per loop, not per function), and small
-            # shape-generic kernels are shared between programs through the cache.
-            seg = Segment(plan)
-            append_nest(seg, step)
-            pending.append(step.index)
-            seg = self._flush(seg, pending)
+            else:
+                self._kernel(step)
+            self._views(step.index)
         consts = set(jaxpr.constvars)
         # a constant handed back must be a fresh array: the program keeps using its own
         self.outputs = [f"np.array({self.value(v)})" if v in consts else self.value(v)
@@ -111,10 +103,14 @@ class HostProgram:
             self.lines.append(f"{name} = np.reshape({src}, {shape})" + ("[()]" if not shape
                                                                           else ""))
 
-    def _flush(self, seg, steps: list) -> None:
-        """Compile the segment and emit its call (and the host views of its results)."""
-        if seg is None:
-            return None
+    def _kernel(self, step) -> None:
+        """Compile the step's kernel and emit its call.
+
+        Each step gets a kernel of its own: merging neighbouring loop nests into one function
+        (a `Segment` can hold several) measured no faster to compile, since LLVM's time is
+        per loop, and small shape-generic kernels are shared between programs by the cache."""
+        seg = Segment(self.plan)
+        append_nest(seg, step)
         spec = seg.spec()
         self.kernels.append(spec)
         kname = f"k{len(self.kernels) - 1}"
@@ -134,12 +130,8 @@ class HostProgram:
             self.lines.append(f"{', '.join(rets)} = {call}")
             for v, r in zip(spec.returns, rets):
                 self.names[v] = r
-                if v.aval.dtype not in _NUMBA_NATIVE_SCALARS:  # numba boxes float32 as float
+                if v.aval.dtype not in NATIVE:  # numba boxes float32 as float
                     self.lines.append(f"{r} = np.{v.aval.dtype.name}({r})")
-        for i in steps:
-            self._views(i)
-        steps.clear()
-        return None
 
     def _host_call(self, step: HostCall):
         eqn = step.eqn
@@ -181,14 +173,19 @@ def _normalize(args, avals):
             np.asarray(a, a_.dtype)[()] for a, a_ in zip(args, avals)]
 
 
-def output_expr(values: list[str], avals, out_tree=None, env=None) -> str:
-    """The `return` expression: numpy scalars for rank 0, and the user's pytree if simple."""
+def return_expr(values: list[str], avals, out_tree, env: dict) -> str:
+    """The `return` expression: numpy scalars for rank 0; a flat list without out_tree, else
+    the user's pytree, built inline when it is a leaf or a tuple of leaves."""
+    from ...tree_util import tree_structure, tree_unflatten
     vals = [f"np.{a.dtype.name}({v})" if a.ndim == 0 else v for v, a in zip(values, avals)]
     if out_tree is None:
         return f"[{', '.join(vals)}]"
-    from ...tree_util import tree_unflatten
+    if len(vals) == 1 and out_tree == tree_structure(0):
+        return vals[0]
+    if out_tree == tree_structure((0,) * len(vals)):
+        return "(" + "".join(v + ", " for v in vals) + ")"
     env["_out_tree"], env["_unflatten"] = out_tree, tree_unflatten
     return f"_unflatten(_out_tree, [{', '.join(vals)}])"
 
 
-__all__ = ["HostProgram", "output_expr"]
+__all__ = ["HostProgram", "return_expr"]

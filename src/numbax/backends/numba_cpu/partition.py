@@ -77,7 +77,7 @@ def classify(eqn: JaxprEqn) -> str:
     if name in ELEMENTWISE:
         return "virtual" if rank0 else "loop"
     if name in REDUCTIONS:
-        return "loop" if eqn.params["axes"] else "virtual_identity"
+        return "loop" if eqn.params["axes"] else "virtual"  # no axes: the identity
     if name in VIEWS:
         return "virtual"
     if name in LOOP_KERNELS:
@@ -152,7 +152,7 @@ class Plan:
 
     def _place(self, eqn: JaxprEqn):
         kind = classify(eqn)
-        if kind in ("virtual", "virtual_identity"):
+        if kind == "virtual":
             if eqn.primitive.name in _HOST_VIEWS and type(eqn.invars[0]) is not Literal \
                     and eqn.invars[0] in self.where:
                 self._host_view(eqn)

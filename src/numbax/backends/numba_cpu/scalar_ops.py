@@ -20,8 +20,8 @@ NUMBA_TYPE = {np.dtype(np.bool_): "boolean", np.dtype(np.int8): "int8",
               np.dtype(np.uint16): "uint16", np.dtype(np.uint32): "uint32",
               np.dtype(np.uint64): "uint64", float32: "float32", float64: "float64"}
 
-# dtypes whose arithmetic numba already performs at the same width
-_NATIVE = frozenset([float64, np.dtype(np.int64), np.dtype(np.bool_)])
+# dtypes whose arithmetic (and boxing to Python) numba already performs at the same width
+NATIVE = frozenset([float64, np.dtype(np.int64), np.dtype(np.bool_)])
 
 
 def numba_type(dtype: np.dtype, what: str = "value") -> str:
@@ -35,7 +35,7 @@ def numba_type(dtype: np.dtype, what: str = "value") -> str:
 def cast(expr: str, dtype: np.dtype) -> str:
     """expr converted to dtype, unless numba already computes it in that dtype."""
     dtype = np.dtype(dtype)
-    return expr if dtype in _NATIVE else f"np.{dtype.name}({expr})"
+    return expr if dtype in NATIVE else f"np.{dtype.name}({expr})"
 
 
 def literal(value, dtype: np.dtype) -> str:
@@ -50,7 +50,7 @@ def literal(value, dtype: np.dtype) -> str:
             if not math.isfinite(f) else repr(f)
     else:
         text = str(int(v))
-    return text if dtype in _NATIVE else f"np.{dtype.name}({text})"
+    return text if dtype in NATIVE else f"np.{dtype.name}({text})"
 
 
 def _f32(dtype) -> str:
