@@ -34,11 +34,16 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 
 
 def pin_threads(n: int) -> str:
-    """Limit BLAS, OpenMP, Numba and XLA thread pools to n threads; must run before numpy, numba
-    or jax is imported. Several pools spinning on few cores (numpy's OpenBLAS, scipy's OpenBLAS
-    behind numba's np.dot, XLA's Eigen pool) slow each other down when interleaved."""
+    """Limit BLAS, OpenMP, Numba and XLA thread pools to n threads and the process to n cores;
+    must run before numpy, numba or jax is imported. Several pools spinning on few cores (numpy's
+    OpenBLAS, scipy's OpenBLAS behind numba's np.dot, XLA's Eigen pool) slow each other down when
+    interleaved. The affinity mask matters: jaxlib 0.10's CPU runtime ignores the XLA thread flags
+    and runs a 512x784x256 matmul on two threads, which made it look 2x faster than one-thread
+    BLAS; pinned, every implementation gets the same cores."""
     if n <= 0:
         return "library default thread pools"
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n])
     for v in THREAD_VARS:
         os.environ[v] = str(n)
     if n == 1:
@@ -46,7 +51,7 @@ def pin_threads(n: int) -> str:
                                    " --xla_cpu_multi_thread_eigen=false").strip()
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                f" intra_op_parallelism_threads={n}").strip()
-    return f"{n} thread(s) per pool (BLAS, OpenMP, Numba, XLA)"
+    return f"{n} thread(s) per pool (BLAS, OpenMP, Numba, XLA), pinned to {n} core(s)"
 
 
 def run_workload(key: str, quick: bool):
@@ -101,6 +106,28 @@ def versions() -> dict:
     return v
 
 
+def openblas_core() -> str:
+    """The CPU kernels numpy's OpenBLAS chose: matmul speed depends on it as much as on the CPU
+    (OpenBLAS 0.3.31 picks its AVX2 'Haswell' kernels on AMD Zen 5, where OPENBLAS_CORETYPE=
+    SkylakeX, its AVX-512 kernels, measured 1.6x faster on a 512x784x256 matmul)."""
+    import ctypes
+    import numpy as np  # noqa: F401  (loads the library)
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return "unknown"
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)
+        for sym in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                    "openblas_get_corename64_", "openblas_get_corename"):
+            fn = getattr(lib, sym, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return "unknown"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 1 min)")
@@ -120,6 +147,7 @@ def main(argv=None) -> int:
     meta = versions()
     print(f"# numbax benchmarks ({'quick' if args.quick else 'full'}), float64\n")
     meta["threads"] = threads
+    meta["openblas kernels"] = openblas_core()
     print(", ".join(f"{k} {v}" for k, v in meta.items()) + "\n", flush=True)
     results = []
     for key in keys:

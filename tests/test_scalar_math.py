@@ -16,11 +16,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:Run
 SETTINGS = settings(max_examples=60, deadline=None)
 FLOATS = (np.float64, np.float32)
 INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
-# relative tolerance for special functions (measured: digamma/polygamma/expit are bit-exact,
+# relative tolerance for special functions (measured: digamma/polygamma are bit-exact,
 # erf_inv within 3 ulp of scipy, float32 within 3 float32 ulp)
 RTOL = {np.float64: 1e-14, np.float32: 1e-6}
 # float32 variants that the code generator emits for float32 operands
-F32 = {"digamma": sm.digamma_f32, "erf_inv": sm.erf_inv_f32, "logistic": sm.logistic_f32,
+F32 = {"digamma": sm.digamma_f32, "erf_inv": sm.erf_inv_f32,
        "cbrt": sm.cbrt_f32, "round_away": sm.round_away_f32, "round_even": sm.round_even_f32,
        "sign": sm.sign_f32}
 
@@ -62,7 +62,7 @@ def result_type(fn, *argtypes):
 
 def test_jit_options():
     for name in ("trunc_div_int", "trunc_rem_int", "sign", "round_away", "round_even", "cbrt",
-                 "nextafter", "logistic", "erf_inv", "digamma", "polygamma"):
+                 "nextafter", "erf_inv", "digamma", "polygamma"):
         for fn in (getattr(sm, name), getattr(sm, name + "_f32", None)):
             if fn is not None:
                 opts = fn.targetoptions
@@ -156,7 +156,7 @@ def test_exact_float_ops(dtype, data):
         same_bits(sm.nextafter_f32(x, y), np.nextafter(x, y), dtype)
 
 
-# --------------------------------------------------------------------------- cbrt, logistic
+# --------------------------------------------------------------------------- cbrt
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: t.__name__)
 def test_cbrt(dtype):
@@ -178,33 +178,6 @@ def test_cbrt(dtype):
                                       [3.0, -2.0, 4.0, 0.5, 2.0 ** 100, 1e-100])
     if dtype == np.float32:
         same_bits(call(sm.cbrt_f32, xs), got, dtype)
-
-
-def _check_logistic(xs, dtype):
-    with np.errstate(all="ignore"):
-        ref = sp.expit(xs)
-    got = call(sm.logistic, xs)
-    np.testing.assert_allclose(got.astype(dtype), ref, atol=0,
-                               rtol=4.5e-16 if dtype == np.float64 else 1.2e-7)
-    sat = (ref == 0) | (ref == 1)
-    same_bits(got[sat], ref[sat], dtype)
-    if dtype == np.float32:
-        same_bits(call(sm.logistic_f32, xs), got, dtype)
-
-
-@pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: t.__name__)
-def test_logistic_edges(dtype):
-    # saturation where exp(-x) overflows: scipy gives 0 there, not a subnormal
-    xs = [as_dtype(dtype, v) for v in
-          EDGE + [-709.0, -710.0, -745.0, -88.0, -89.0, -104.0, 36.0, 40.0, -40.0]]
-    _check_logistic(np.array(xs, dtype), dtype)
-
-
-@pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: t.__name__)
-@SETTINGS
-@given(data=st.data())
-def test_logistic(dtype, data):
-    _check_logistic(np.array([data.draw(floats(dtype))], dtype), dtype)
 
 
 # --------------------------------------------------------------------------- erf_inv
@@ -314,7 +287,7 @@ def test_polygamma(dtype, data):
 def test_float_result_types():
     import numba
     f32, f64 = numba.float32, numba.float64
-    for name in ("digamma", "erf_inv", "logistic", "cbrt", "round_away", "round_even", "sign"):
+    for name in ("digamma", "erf_inv", "cbrt", "round_away", "round_even", "sign"):
         fn = getattr(sm, name)
         fn(np.float32(0.25))
         fn(np.float64(0.25))

@@ -14,9 +14,9 @@ Levels
                (``__pycache__/numbax_k_<hex>.<fn>-<line>.py311.nbi`` / ``.<n>.nbc``) next to it.
 
 Key: sha256 of (CODEGEN_VERSION, numba/llvmlite versions, numpy major.minor, Python version and
-cache tag, source).  Bump CODEGEN_VERSION whenever the code generator, or anything a generated
-kernel calls into (e.g. ``scalar_math``), changes meaning: numba only checks the kernel file's
-own source, not the modules it imports.
+cache tag, the sources of the helper modules kernels import, source).  numba only checks the
+kernel file's own source, not the modules it imports (whose code it inlines), so the helpers'
+sources are hashed in; bump CODEGEN_VERSION when the code generator changes meaning.
 
 Never trusting numba's cache files.  Measured with numba 0.68.1: a truncated or garbage
 ``.nbi``/``.nbc`` makes numba raise while the module executes (EOFError, UnpicklingError,
@@ -69,6 +69,12 @@ CODEGEN_VERSION = "1"
 
 _MODULE_PREFIX = "numbax_k_"
 
+
+def _sha256_file(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 _ENV_TAG = "\0".join([
     "numbax-kernel",
     f"numba={numba.__version__}",
@@ -76,6 +82,8 @@ _ENV_TAG = "\0".join([
     "numpy={}.{}".format(*np.__version__.split(".")[:2]),
     "python={}.{}".format(*sys.version_info[:2]),
     sys.implementation.cache_tag or "",
+    *(_sha256_file(os.path.join(os.path.dirname(__file__), f"{m}.py"))
+      for m in ("scalar_math", "vector_math")),
 ])
 
 
@@ -263,11 +271,6 @@ def _purge(py_path: str, modname: str, extra_dirs=()) -> int:
     except OSError:
         pass
     return n
-
-
-def _sha256_file(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _verify_manifest(py_path: str, modname: str) -> tuple[bool, list[str]]:

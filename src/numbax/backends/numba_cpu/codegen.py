@@ -19,7 +19,9 @@ from .partition import VIEWS, Group, LoopKernel, Plan
 from .scalar_ops import cast, literal, numba_type, scalar_expr
 
 HEADER = "import math\nimport numpy as np\nimport numba\n"
-_SM_IMPORT = "from numbax.backends.numba_cpu import scalar_math as _sm\n"
+#: helper modules generated code may call, by the prefix it uses for them
+HELPER_IMPORTS = {"_sm.": "from numbax.backends.numba_cpu import scalar_math as _sm\n",
+                  "_vm.": "from numbax.backends.numba_cpu import vector_math as _vm\n"}
 _FLAGS = 'cache=True, error_model="numpy", boundscheck=False, nogil=True'
 _REASSOC = ", fastmath={'reassoc', 'contract', 'nsz'}"
 
@@ -51,7 +53,7 @@ class Segment:
         self.scalars: dict = {}      # rank-0 virtual values computed at function level
         self.lines: list[str] = []
         self.descriptions: list[str] = []
-        self.uses_sm = False
+        self.helpers: set[str] = set()   # HELPER_IMPORTS keys the code uses
         self.reassoc = False
         self._n = 0
 
@@ -97,7 +99,7 @@ class Segment:
         ret = "none" if not rets else rets[0] if len(rets) == 1 else f"Tuple(({', '.join(rets)},))"
         flags = _FLAGS + (_REASSOC if self.reassoc else "")
         description = "; ".join(self.descriptions)
-        src = [f"# numbax kernel: {description}", HEADER + (_SM_IMPORT if self.uses_sm else ""),
+        src = [f"# numbax kernel: {description}", HEADER + "".join(HELPER_IMPORTS[h] for h in sorted(self.helpers)),
                f'@numba.njit("{ret}({", ".join(types)})", {flags})',
                f"def kernel({', '.join(params)}):"]
         src += ["    " + ln for ln in lines] or ["    pass"]
@@ -233,7 +235,7 @@ class Kernel:
         numba_type(out, f"result of {eqn.primitive.name}")
         code = scalar_expr(eqn.primitive.name, args, [getattr(u, "aval").dtype for u in eqn.invars],
                            out, eqn.params)
-        self.seg.uses_sm |= "_sm." in code
+        self.seg.helpers.update(h for h in HELPER_IMPORTS if h in code)
         return code
 
 

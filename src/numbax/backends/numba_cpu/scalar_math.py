@@ -1,7 +1,7 @@
 """Scalar helpers that generated Numba kernels call as ``_sm.<name>(...)``.
 
 They exist because numba's ``math``/``np`` scalar support either lacks the operation (digamma,
-polygamma, erfinv, expit) or has semantics that differ from the numpy/scipy reference numbax's
+polygamma, erfinv) or has semantics that differ from the numpy/scipy reference numbax's
 eager mode uses: numba promotes small integers to int64 and its ``//`` gives 0 for INT_MIN // -1,
 ``np.sign(-0.0)`` keeps the sign bit, ``np.cbrt`` is libm's (off by up to 3 ulp), and int literals
 promote float32 arithmetic to float64. The special functions port the algorithms scipy 1.17 uses
@@ -177,21 +177,6 @@ def nextafter(x, y):
 @_jit
 def nextafter_f32(x, y):
     return np.nextafter(np.float32(x), np.float32(y))
-
-
-# --------------------------------------------------------------------------- logistic
-
-@_jit
-def logistic(x):
-    """scipy.special.expit exactly as scipy (xsf) computes it, ``1 / (1 + exp(-x))`` in x's type:
-    0 once exp(-x) overflows (x < -709.78 for float64, x < -88.72 for float32)."""
-    one = _as_type_of(1.0, x)
-    return one / (one + np.exp(-x))
-
-
-@_jit
-def logistic_f32(x):
-    return logistic(np.float32(x))
 
 
 # --------------------------------------------------------------------------- erf_inv

@@ -66,9 +66,15 @@ def _call(fn, *, cast_result=True):
         else f"{fn}({', '.join(a)})"
 
 
-def _helper(name):
-    """A function of scalar_math, with its float32 variant for float32 operands."""
-    return lambda a, dt, out, p: f"_sm.{name}{_f32(out)}({', '.join(a)})"
+def _helper(name, module="_sm"):
+    """A function of scalar_math (or vector_math, `module="_vm"`), with its float32 variant for
+    float32 operands."""
+    return lambda a, dt, out, p: f"{module}.{name}{_f32(out)}({', '.join(a)})"
+
+
+def _vector(name):
+    """vector_math's version: libm's would stop the loop vectoriser (see vector_math)."""
+    return _helper(name, "_vm")
 
 
 def _div(a, dt, out, p):
@@ -187,12 +193,13 @@ RULES = {
     "add": _binary("+"), "sub": _binary("-"), "mul": _binary("*"), "div": _div, "rem": _rem,
     "neg": _neg, "max": _max, "min": _min, "pow": _binary("**"), "integer_pow": _integer_pow,
     "atan2": _call("math.atan2"), "nextafter": _helper("nextafter"),
-    "exp": _math("exp"), "log": _math("log"), "log1p": _math("log1p"), "expm1": _math("expm1"),
+    "exp": _vector("exp"), "log": _vector("log"), "log1p": _vector("log1p"),
+    "expm1": _vector("expm1"),
     "sin": _math("sin"), "cos": _math("cos"), "tan": _math("tan"), "asin": _math("asin"),
     "acos": _math("acos"), "atan": _math("atan"), "sinh": _math("sinh"), "cosh": _math("cosh"),
-    "tanh": _math("tanh"), "asinh": _math("asinh"), "acosh": _math("acosh"),
+    "tanh": _vector("tanh"), "asinh": _math("asinh"), "acosh": _math("acosh"),
     "atanh": _math("atanh"), "sqrt": _math("sqrt"), "rsqrt": _rsqrt, "cbrt": _helper("cbrt"),
-    "logistic": _helper("logistic"), "erf": _math("erf"), "erfc": _math("erfc"),
+    "logistic": _vector("logistic"), "erf": _math("erf"), "erfc": _math("erfc"),
     "erf_inv": _helper("erf_inv"), "lgamma": _lgamma, "digamma": _helper("digamma"),
     "polygamma": _polygamma,
     "abs": _abs, "sign": _sign, "floor": _np("floor"), "ceil": _np("ceil"), "round": _round,
