@@ -447,6 +447,23 @@ def test_reductions_dtypes(axes, data, shape):
     check(reducer(axes), *xs, atol=2e-5)
 
 
+@nb.jit
+def _transcendental_reductions(x):
+    """Float sums and products are vectorised reductions; the functions feeding them rely on
+    exact IEEE rounding steps (exp's round-to-integer, log1p's correction term) that a
+    kernel-wide fastmath would let LLVM fold away once they are inlined."""
+    return {"sum exp": jnp.sum(jnp.exp(x)), "mean softplus": jnp.mean(jnp.log1p(jnp.exp(-jnp.abs(x)))),
+            "row tanh": jnp.sum(jnp.tanh(x), axis=1), "prod": jnp.prod(jnp.exp(x * 1e-3), axis=1),
+            "lse": jnp.log(jnp.sum(jnp.exp(x - jnp.max(x)))) + jnp.max(x),
+            "expm1": jnp.sum(jnp.expm1(x * 1e-9)), "logistic": jnp.sum(nb.nn.sigmoid(x))}
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=str)
+def test_transcendentals_feeding_reductions(dtype):
+    x = np.random.default_rng(5).uniform(-40, 40, (3, 67)).astype(dtype)
+    check(_transcendental_reductions, x, rtol=1e-12 if dtype == F64 else 2e-6)
+
+
 @pytest.mark.parametrize("axes", [None, 1, (0, 2)], ids=str)
 def test_reductions_nan_inf(axes):
     """max/min propagate NaN, sum of inf is inf, inf - inf is NaN: as numpy."""

@@ -88,8 +88,12 @@ def run_child(cache_dir, jobs, **extra):
 
 
 def numba_files(py_path, ext):
-    return glob.glob(os.path.join(os.path.dirname(py_path), "__pycache__",
-                                  os.path.basename(py_path)[:-3] + ".*." + ext))
+    """numba's cache files for a module: in __pycache__ beside it, or under NUMBA_CACHE_DIR."""
+    pattern = os.path.basename(py_path)[:-3] + ".*." + ext
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    if root:
+        return glob.glob(os.path.join(root, "**", pattern), recursive=True)
+    return glob.glob(os.path.join(os.path.dirname(py_path), "__pycache__", pattern))
 
 
 # ----------------------------------------------------------------------------- in-process

@@ -23,7 +23,6 @@ HEADER = "import math\nimport numpy as np\nimport numba\n"
 HELPER_IMPORTS = {"_sm.": "from numbax.backends.numba_cpu import scalar_math as _sm\n",
                   "_vm.": "from numbax.backends.numba_cpu import vector_math as _vm\n"}
 _FLAGS = 'cache=True, error_model="numpy", boundscheck=False, nogil=True'
-_REASSOC = ", fastmath={'reassoc', 'contract', 'nsz'}"
 
 
 class KernelSpec:
@@ -54,7 +53,6 @@ class Segment:
         self.lines: list[str] = []
         self.descriptions: list[str] = []
         self.helpers: set[str] = set()   # HELPER_IMPORTS keys the code uses
-        self.reassoc = False
         self._n = 0
 
     def fresh(self, prefix="t") -> str:
@@ -97,10 +95,9 @@ class Segment:
             types.append(f"Array({numba_type(dtype)}, {len(shape)}, 'C')")
         rets = [numba_type(v.aval.dtype) for v in returns]
         ret = "none" if not rets else rets[0] if len(rets) == 1 else f"Tuple(({', '.join(rets)},))"
-        flags = _FLAGS + (_REASSOC if self.reassoc else "")
         description = "; ".join(self.descriptions)
         src = [f"# numbax kernel: {description}", HEADER + "".join(HELPER_IMPORTS[h] for h in sorted(self.helpers)),
-               f'@numba.njit("{ret}({", ".join(types)})", {flags})',
+               f'@numba.njit("{ret}({", ".join(types)})", {_FLAGS})',
                f"def kernel({', '.join(params)}):"]
         src += ["    " + ln for ln in lines] or ["    pass"]
         return KernelSpec("\n".join(src) + "\n", [v for _, v in self.extents], self.inputs,
@@ -463,8 +460,8 @@ def _accumulate(op: str, acc: str, v: str, dtype) -> str:
 
 # ---------------------------------------------------------------------------- fused groups
 
-def _reduction(k: Kernel, eqn: JaxprEqn, pre: dict, post: dict, results: dict) -> bool:
-    """Fold one reduction into the group's loop; True if it wants reassociated float adds."""
+def _reduction(k: Kernel, eqn: JaxprEqn, pre: dict, post: dict, results: dict) -> None:
+    """Fold one reduction into the group's loop."""
     name = eqn.primitive.name
     x, out = eqn.invars[0], eqn.outvars[0]
     nd = len(k.domain)
@@ -476,14 +473,18 @@ def _reduction(k: Kernel, eqn: JaxprEqn, pre: dict, post: dict, results: dict) -
     depth = nd - len(axes)
     if name in ("argmax", "argmin"):
         _arg_reduction(k, eqn, v, axes[0], kept, kept_ext, suffix, depth, pre, post, results)
-        return False
+        return
     dtype = out.aval.dtype
     op = name[len("reduce_"):]
     init = literal(_identity(dtype, name), dtype)
     if suffix:
         acc = k.fresh("acc")
         pre.setdefault(depth, []).append(f"{acc} = {init}")
-        k.body.append(f"{acc} = {_accumulate(op, acc, v, dtype)}")
+        if op in ("sum", "prod") and dtype.kind == "f":   # a chain the vectoriser may split
+            k.seg.helpers.add("_vm.")
+            k.body.append(f"{acc} = _vm.reassoc_{'add' if op == 'sum' else 'mul'}({acc}, {v})")
+        else:
+            k.body.append(f"{acc} = {_accumulate(op, acc, v, dtype)}")
         if depth == 0:
             results[out] = acc
             k.scalars[out] = acc
@@ -496,7 +497,6 @@ def _reduction(k: Kernel, eqn: JaxprEqn, pre: dict, post: dict, results: dict) -
         ref = f"{o}[{', '.join(kept)}]"
         cur = k.bind(ref, k.body, "x")
         k.body.append(f"{ref} = {_accumulate(op, cur, v, dtype)}")
-    return op in ("sum", "prod") and dtype.kind == "f"
 
 
 def _arg_reduction(k, eqn, v, axis, kept, kept_ext, suffix, depth, pre, post, results):
@@ -534,7 +534,7 @@ def group_nest(seg: Segment, group: Group) -> None:
     pre, post, results = {}, {}, {}
     for eqn in group.eqns:
         if eqn.primitive.name.startswith(("reduce_", "arg")):
-            seg.reassoc |= _reduction(k, eqn, pre, post, results)
+            _reduction(k, eqn, pre, post, results)
             continue
         args = [k.bind(k.expr(u, k.idx, "body"), k.body) for u in eqn.invars]
         k.reg[eqn.outvars[0]] = k.bind(k.elementwise(eqn, args), k.body)

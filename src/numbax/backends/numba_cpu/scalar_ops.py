@@ -66,15 +66,15 @@ def _call(fn, *, cast_result=True):
         else f"{fn}({', '.join(a)})"
 
 
-def _helper(name, module="_sm"):
-    """A function of scalar_math (or vector_math, `module="_vm"`), with its float32 variant for
-    float32 operands."""
-    return lambda a, dt, out, p: f"{module}.{name}{_f32(out)}({', '.join(a)})"
+def _helper(name):
+    """A function of scalar_math, with its float32 variant for float32 operands."""
+    return lambda a, dt, out, p: f"_sm.{name}{_f32(out)}({', '.join(a)})"
 
 
 def _vector(name):
-    """vector_math's version: libm's would stop the loop vectoriser (see vector_math)."""
-    return _helper(name, "_vm")
+    """vector_math's version (float32 or float64 in, the same out): a libm call would stop the
+    loop vectoriser."""
+    return lambda a, dt, out, p: f"_vm.{name}({a[0]})"
 
 
 def _div(a, dt, out, p):
