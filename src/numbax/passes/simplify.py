@@ -1,7 +1,9 @@
 """Algebraic simplification and scalar constant folding.
 
 Only rewrites that are exact in IEEE arithmetic (NaN, inf and the sign of zero included):
-`x * 1`, `1 * x`, `x / 1`, `x - 0`, integer `x + 0`, `integer_pow[y=1]`, `neg (neg x)`; an
+`x * 1`, `1 * x`, `x / 1`, `x - 0`, integer `x + 0`, `integer_pow[y=1]`, `neg (neg x)`, a
+conversion to the dtype x already has (it only drops weak typing) are x; `x * -1` is `neg x`;
+`a + neg b` is `a - b` and `a - neg b` is `a + b` (IEEE defines a - b as a + (-b)); an
 elementwise equation on scalar literals is folded into a literal. Commutative operands are put in
 a canonical order so that CSE sees `a * b` and `b * a` as the same expression.
 """
@@ -43,7 +45,36 @@ def _identity_operand(eqn: JaxprEqn):
                 return a
     elif name == "integer_pow" and eqn.params["y"] == 1:
         return ins[0]
+    elif name == "convert_element_type" and ins[0].aval.dtype == out.aval.dtype and \
+            ins[0].aval.shape == out.aval.shape:
+        return ins[0]
     return None
+
+
+def _rewrite(eqn: JaxprEqn, producer: dict) -> JaxprEqn:
+    """eqn as a cheaper equation of the same count: `x * -1` -> `neg x`, `a + neg b` -> `a - b`,
+    `a - neg b` -> `a + b`."""
+    from ..primitives.elementwise import add_p, neg_p, sub_p
+    name, ins, out = eqn.primitive.name, eqn.invars, eqn.outvars[0]
+
+    def fits(v):   # weak typing aside, v has the result's type
+        return v.aval.dtype == out.aval.dtype and v.aval.shape == out.aval.shape
+
+    def negated(v):
+        p = producer.get(v)
+        return p.invars[0] if p is not None and p.primitive is neg_p and fits(p.invars[0]) \
+            else None
+    if name == "mul":
+        for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
+            if _is_lit(b, -1) and type(a) is not Literal and fits(a):
+                return JaxprEqn(neg_p, [a], {}, eqn.outvars)
+    elif name == "add":
+        for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
+            if negated(b) is not None and fits(a):
+                return JaxprEqn(sub_p, [a, negated(b)], {}, eqn.outvars)
+    elif name == "sub" and negated(ins[1]) is not None and fits(ins[0]):
+        return JaxprEqn(add_p, [ins[0], negated(ins[1])], {}, eqn.outvars)
+    return eqn
 
 
 def simplify_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
@@ -71,6 +102,9 @@ def simplify_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
             subst[out] = Literal(np.asarray(val, out.aval.dtype)[()], out.aval)
             changed = True
             continue
+        rewritten = _rewrite(eqn, producer)
+        if rewritten is not eqn:
+            eqn, name, changed = rewritten, rewritten.primitive.name, True
         same = _identity_operand(eqn)
         if same is None and name == "neg":
             inner = producer.get(invars[0])
