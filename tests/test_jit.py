@@ -452,7 +452,8 @@ def _transcendental_reductions(x):
     """Float sums and products are vectorised reductions; the functions feeding them rely on
     exact IEEE rounding steps (exp's round-to-integer, log1p's correction term) that a
     kernel-wide fastmath would let LLVM fold away once they are inlined."""
-    return {"sum exp": jnp.sum(jnp.exp(x)), "mean softplus": jnp.mean(jnp.log1p(jnp.exp(-jnp.abs(x)))),
+    return {"sum exp": jnp.sum(jnp.exp(x)),
+            "mean softplus": jnp.mean(jnp.log1p(jnp.exp(-jnp.abs(x)))),
             "row tanh": jnp.sum(jnp.tanh(x), axis=1), "prod": jnp.prod(jnp.exp(x * 1e-3), axis=1),
             "lse": jnp.log(jnp.sum(jnp.exp(x - jnp.max(x)))) + jnp.max(x),
             "expm1": jnp.sum(jnp.expm1(x * 1e-9)), "logistic": jnp.sum(nb.nn.sigmoid(x))}

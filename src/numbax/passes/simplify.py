@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..jaxpr import Jaxpr, JaxprEqn, Literal
+from ..primitives.elementwise import add_p, neg_p, sub_p
 
 _COMMUTATIVE = frozenset(["add", "mul", "max", "min", "eq", "ne", "and", "or", "xor"])
 _FOLDABLE = frozenset(["add", "sub", "mul", "div", "neg", "max", "min", "integer_pow", "pow",
@@ -54,7 +55,6 @@ def _identity_operand(eqn: JaxprEqn):
 def _rewrite(eqn: JaxprEqn, producer: dict) -> JaxprEqn:
     """eqn as a cheaper equation of the same count: `x * -1` -> `neg x`, `a + neg b` -> `a - b`,
     `a - neg b` -> `a + b`."""
-    from ..primitives.elementwise import add_p, neg_p, sub_p
     name, ins, out = eqn.primitive.name, eqn.invars, eqn.outvars[0]
 
     def fits(v):   # weak typing aside, v has the result's type

@@ -96,7 +96,8 @@ class Segment:
         rets = [numba_type(v.aval.dtype) for v in returns]
         ret = "none" if not rets else rets[0] if len(rets) == 1 else f"Tuple(({', '.join(rets)},))"
         description = "; ".join(self.descriptions)
-        src = [f"# numbax kernel: {description}", HEADER + "".join(HELPER_IMPORTS[h] for h in sorted(self.helpers)),
+        imports = HEADER + "".join(HELPER_IMPORTS[h] for h in sorted(self.helpers))
+        src = [f"# numbax kernel: {description}", imports,
                f'@numba.njit("{ret}({", ".join(types)})", {_FLAGS})',
                f"def kernel({', '.join(params)}):"]
         src += ["    " + ln for ln in lines] or ["    pass"]

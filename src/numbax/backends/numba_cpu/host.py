@@ -53,7 +53,7 @@ class _Alloc:
         return f"{self.name} = {expr}"
 
 
-def _dot_general(lhs: str, rhs: str, eqn) -> str:
+def _dot_general(lhs: str, rhs: str, eqn) -> "str | _Alloc":
     """dot_general as one numpy matmul/dot on (views of) the operands: BLAS for floats. Returns
     the source, or, when the product is the output as it is, an `_Alloc` (which may write it
     into a scratch buffer with `out=`)."""
@@ -238,7 +238,8 @@ class HostProgram:
         self.env["_normalize"] = _normalize
         self.env["_in_avals"] = [v.aval for v in self.plan.jaxpr.invars]
         lines = head + ["    try:"] + ["        " + ln for ln in body]
-        lines += ["    except TypeError:", f"        {params}, = _normalize(({params},), _in_avals)"]
+        lines += ["    except TypeError:",
+                  f"        {params}, = _normalize(({params},), _in_avals)"]
         lines += ["    " + ln for ln in body]
         return "\n".join(lines) + "\n"
 
