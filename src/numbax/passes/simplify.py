@@ -70,10 +70,13 @@ def _rewrite(eqn: JaxprEqn, producer: dict) -> JaxprEqn:
                 return JaxprEqn(neg_p, [a], {}, eqn.outvars)
     elif name == "add":
         for a, b in ((ins[0], ins[1]), (ins[1], ins[0])):
-            if negated(b) is not None and fits(a):
-                return JaxprEqn(sub_p, [a, negated(b)], {}, eqn.outvars)
-    elif name == "sub" and negated(ins[1]) is not None and fits(ins[0]):
-        return JaxprEqn(add_p, [ins[0], negated(ins[1])], {}, eqn.outvars)
+            nb = negated(b)
+            if nb is not None and fits(a):
+                return JaxprEqn(sub_p, [a, nb], {}, eqn.outvars)
+    elif name == "sub":
+        nb = negated(ins[1])
+        if nb is not None and fits(ins[0]):
+            return JaxprEqn(add_p, [ins[0], nb], {}, eqn.outvars)
     return eqn
 
 

@@ -59,6 +59,11 @@ class Segment:
         self._n += 1
         return f"{prefix}{self._n}"
 
+    def uses(self, code: str) -> str:
+        """code, noting the helper modules it calls so the kernel imports them."""
+        self.helpers.update(h for h in HELPER_IMPORTS if h in code)
+        return code
+
     def extent(self, value: int) -> str:
         name = self.fresh("n")
         self.extents.append((name, int(value)))
@@ -231,10 +236,9 @@ class Kernel:
     def elementwise(self, eqn: JaxprEqn, args: list[str]) -> str:
         out = eqn.outvars[0].aval.dtype
         numba_type(out, f"result of {eqn.primitive.name}")
-        code = scalar_expr(eqn.primitive.name, args, [getattr(u, "aval").dtype for u in eqn.invars],
-                           out, eqn.params)
-        self.seg.helpers.update(h for h in HELPER_IMPORTS if h in code)
-        return code
+        return self.seg.uses(scalar_expr(eqn.primitive.name, args,
+                                         [getattr(u, "aval").dtype for u in eqn.invars], out,
+                                         eqn.params))
 
 
 # ---------------------------------------------------------------------------- index maps
@@ -453,9 +457,13 @@ _ACCUMULATORS = {"sum": "add", "prod": "mul", "add": "add", "mul": "mul", "max":
                  "min": "min", "and": "and", "or": "or"}
 
 
-def _accumulate(op: str, acc: str, v: str, dtype) -> str:
+def _accumulate(op: str, acc: str, v: str, dtype, chain: bool = False) -> str:
     """The value of `op` folding v into acc (both names): the elementwise rule of the
-    matching binary primitive, so reductions and scatters round and propagate NaN alike."""
+    matching binary primitive, so reductions and scatters round and propagate NaN alike. A
+    `chain` (a scalar carried round the loop) of float sums or products may reassociate, so the
+    vectoriser can split it over lanes."""
+    if chain and op in ("sum", "prod") and np.dtype(dtype).kind == "f":
+        return f"_vm.reassoc_{'add' if op == 'sum' else 'mul'}({acc}, {v})"
     return scalar_expr(_ACCUMULATORS[op], [acc, v], [dtype, dtype], dtype, {})
 
 
@@ -481,11 +489,7 @@ def _reduction(k: Kernel, eqn: JaxprEqn, pre: dict, post: dict, results: dict) -
     if suffix:
         acc = k.fresh("acc")
         pre.setdefault(depth, []).append(f"{acc} = {init}")
-        if op in ("sum", "prod") and dtype.kind == "f":   # a chain the vectoriser may split
-            k.seg.helpers.add("_vm.")
-            k.body.append(f"{acc} = _vm.reassoc_{'add' if op == 'sum' else 'mul'}({acc}, {v})")
-        else:
-            k.body.append(f"{acc} = {_accumulate(op, acc, v, dtype)}")
+        k.body.append(f"{acc} = {k.seg.uses(_accumulate(op, acc, v, dtype, chain=True))}")
         if depth == 0:
             results[out] = acc
             k.scalars[out] = acc

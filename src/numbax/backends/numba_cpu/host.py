@@ -37,7 +37,8 @@ class _Alloc:
 
     def __init__(self, name, shape, dtype, product=None, reshape=None):
         self.name, self.shape, self.dtype = name, tuple(shape), np.dtype(dtype)
-        self.product, self.reshape = product, reshape   # "np.dot(a, b" without ")" / shape
+        self.product = product     # (numpy function, operand sources) of a BLAS product
+        self.reshape = reshape     # the value's shape, where the product's differs
 
     @property
     def nbytes(self) -> int:
@@ -47,7 +48,8 @@ class _Alloc:
         buf = f"_s[{slot}]" if slot is not None else None
         if self.product is None:
             return f"{self.name} = {buf or f'np.empty({self.shape}, np.{self.dtype.name})'}"
-        expr = self.product + (f", out={buf})" if buf else ")")
+        fn, operands = self.product
+        expr = f"{fn}({', '.join(operands + [f'out={buf}'] * bool(buf))})"
         if self.reshape is not None:
             expr = f"np.reshape({expr}, {self.reshape})"
         return f"{self.name} = {expr}"
@@ -75,20 +77,19 @@ def _dot_general(lhs: str, rhs: str, eqn) -> "str | _Alloc":
     if lb:
         left = arrange(lhs, la.shape, [*lb, *lf, *lc], (B, M, K))
         right = arrange(rhs, ra.shape, [*rb, *rc, *rf], (B, K, N))
-        expr = f"np.matmul({left}, {right})"
-        natural = (B, M, N)
+        fn, natural = "np.matmul", (B, M, N)
     else:
         left = arrange(lhs, la.shape, [*lf, *lc], (M, K) if lf else (K,))
         right = arrange(rhs, ra.shape, [*rc, *rf], (K, N) if rf else (K,))
-        expr = f"np.dot({left}, {right})"
+        fn = "np.dot"
         natural = tuple(d for d, keep in ((M, lf), (N, rf)) if keep)
+    reshape = out_shape if natural != out_shape else None
     pet = eqn.params.get("preferred_element_type")
     if pet is not None and np.dtype(pet) != np.result_type(la.dtype, ra.dtype):
-        if natural != out_shape:
-            expr = f"np.reshape({expr}, {out_shape})"
+        expr = f"{fn}({left}, {right})"
+        expr = f"np.reshape({expr}, {reshape})" if reshape is not None else expr
         return f"({expr}).astype(np.{np.dtype(pet).name})"
-    return _Alloc(None, natural, eqn.outvars[0].aval.dtype, product=expr[:-1],
-                  reshape=out_shape if natural != out_shape else None)
+    return _Alloc(None, natural, eqn.outvars[0].aval.dtype, (fn, [left, right]), reshape)
 
 
 class HostProgram:
