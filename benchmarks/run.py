@@ -111,7 +111,7 @@ def openblas_core() -> str:
     (OpenBLAS 0.3.31 picks its AVX2 'Haswell' kernels on AMD Zen 5, where OPENBLAS_CORETYPE=
     SkylakeX, its AVX-512 kernels, measured 1.6x faster on a 512x784x256 matmul)."""
     import ctypes
-    import numpy as np  # noqa: F401  (loads the library)
+    importlib.import_module("numpy")   # loads the library
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
