@@ -1,10 +1,9 @@
-"""numbax.lax: the primitive-level operations (exact shapes and dtypes, no numpy promotion).
-
-Control flow (cond, scan, while_loop, ...) arrives with the control-flow primitives.
-"""
+"""numbax.lax: the primitive-level operations (exact shapes and dtypes, no numpy promotion),
+and structured control flow (cond, switch, while_loop, fori_loop, scan, map)."""
 from __future__ import annotations
 
 from .core import get_aval
+from .primitives.conditionals import cond, switch  # noqa: F401
 from .primitives.elementwise import (  # noqa: F401
     abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, bitwise_and, bitwise_not, bitwise_or,
     bitwise_xor, cbrt, ceil, convert_element_type, cos, cosh, digamma, div, eq, erf, erf_inv, erfc,
@@ -16,6 +15,7 @@ from .primitives.indexing import (  # noqa: F401
     dynamic_update_slice_in_dim, gather, scatter, scatter_add, scatter_max, scatter_min,
     scatter_mul)
 from .primitives.linalg import dot_general  # noqa: F401
+from .primitives.loops import fori_loop, map, scan, while_loop  # noqa: F401
 from .primitives.reductions import (  # noqa: F401
     argmax, argmin, cummax, cummin, cumprod, cumsum, reduce_and, reduce_max, reduce_min,
     reduce_or, reduce_prod, reduce_sum)

@@ -143,10 +143,13 @@ _batch_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def batch_jaxpr(jaxpr: Jaxpr, axis_size: int, in_batched: Sequence[bool],
-                force_out_batched: bool = True) -> tuple[Jaxpr, list[bool]]:
+                force_out_batched: bool | Sequence[bool] = True) -> tuple[Jaxpr, list[bool]]:
     """A jaxpr over batched inputs (batch axis 0 where in_batched) whose batched outputs have their
-    batch axis at 0. With force_out_batched every output is batched."""
-    key = (axis_size, tuple(in_batched), force_out_batched)
+    batch axis at 0. Outputs where force_out_batched (one flag, or one per output) are batched
+    even if they do not depend on a batched input."""
+    force = ((force_out_batched,) * len(jaxpr.outvars) if isinstance(force_out_batched, bool)
+             else tuple(force_out_batched))
+    key = (axis_size, tuple(in_batched), force)
     cache = _batch_cache.setdefault(jaxpr, {})
     if key in cache:
         return cache[key]
@@ -160,7 +163,7 @@ def batch_jaxpr(jaxpr: Jaxpr, axis_size: int, in_batched: Sequence[bool],
             ins = [BatchTracer(trace, a, 0) if b else a for a, b in zip(args, in_batched)]
             outs = eval_jaxpr(jaxpr, *ins)
             pairs = [trace.unpack(o) for o in outs]
-        out_batched[:] = [force_out_batched or d is not not_mapped for _, d in pairs]
+        out_batched[:] = [f or d is not not_mapped for (_, d), f in zip(pairs, force)]
         return [place_batch_dim(v, d, 0 if b else None, axis_size)
                 for (v, d), b in zip(pairs, out_batched)]
 

@@ -30,6 +30,7 @@ REDUCTIONS = frozenset(["reduce_sum", "reduce_max", "reduce_min", "reduce_prod",
 LOOP_KERNELS = frozenset(["cumsum", "cumprod", "cummax", "cummin", "scatter", "scatter_add",
                           "scatter_mul", "scatter_min", "scatter_max"])
 HOST_CALLS = frozenset(["dot_general", "cholesky", "triangular_solve", "solve", "slogdet", "sort"])
+CONTROL_FLOW = frozenset(["cond", "while", "scan"])
 # reshapes of an array that is already in memory are free numpy views on the host
 _HOST_VIEWS = frozenset(["reshape", "squeeze"])
 
@@ -82,7 +83,7 @@ def classify(eqn: JaxprEqn) -> str:
         return "virtual"
     if name in LOOP_KERNELS:
         return "loop_kernel"
-    if name in HOST_CALLS:
+    if name in HOST_CALLS or name in CONTROL_FLOW:
         return "host"
     if name == "custom_lin":  # what evaluating it eagerly says
         raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
