@@ -16,7 +16,8 @@ from .cache import load_kernel
 from .host import HostProgram, return_expr
 from .partition import Plan
 
-_CALLS = {"jit": "jaxpr", "custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr"}
+_CALLS = {"jit": "jaxpr", "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
+          "custom_vjp_call": "call_jaxpr"}
 
 
 def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
@@ -50,8 +51,8 @@ def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
             eqns.append(JaxprEqn(e.primitive, ins, e.params, outs))
         return [read(v) for v in inner.outvars]
 
-    top = Jaxpr([], jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
-    outs = splice(top, list(jaxpr.invars))
+    top = Jaxpr([], jaxpr.constvars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
+    outs = splice(top, list(jaxpr.constvars) + list(jaxpr.invars))
     return Jaxpr(constvars, jaxpr.invars, outs, eqns, consts)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ...jaxpr import Literal
 from .codegen import Segment, append_nest
+from .native import CONTROL_FLOW, Unsupported, log_fallback, lower_equation
 from .partition import HostCall, Plan
 from .scalar_ops import NATIVE, literal
 
@@ -201,8 +202,14 @@ class HostProgram:
         eqn = step.eqn
         args = [self.value(v) for v in eqn.invars]
         outs = [self.fresh() for _ in eqn.outvars]
+        native = self._native(step) if eqn.primitive.name in CONTROL_FLOW else None
         if eqn.primitive.name == "dot_general":
             expr = _dot_general(args[0], args[1], eqn)
+        elif native is not None:
+            fname, consts = native
+            cnames = [f"{fname}_c{i}" for i in range(len(consts))]
+            self.env.update(zip(cnames, consts))
+            expr = f"{fname}({', '.join(args + cnames)})"
         else:
             fname = f"f{step.index}"
             self.env[fname] = functools.partial(eqn.primitive.impl, **eqn.params)
@@ -218,9 +225,26 @@ class HostProgram:
                 self.bases[o] = set().union(*(self.bases.get(a, ()) for a in args))
         for v, o in zip(eqn.outvars, outs):
             self.names[v] = o
-            if eqn.primitive.name != "dot_general":  # numpy's products are C-contiguous
+            if native is not None:  # numba returns C arrays; float32 scalars come back as float
+                if not v.aval.ndim:
+                    self.lines.append(f"{o} = np.{v.aval.dtype.name}({o})")
+            elif eqn.primitive.name != "dot_general":  # numpy's products are C-contiguous
                 fix = "np.ascontiguousarray" if v.aval.ndim else "_scalar"
                 self.lines.append(f"{o} = {fix}({o})")
+
+    def _native(self, step: HostCall):
+        """(name in env, constants it takes) of the native function for a control-flow
+        equation, or None to run it interpreted."""
+        try:
+            source, consts = lower_equation(step.eqn)
+            fn = self.load_kernel(source, "run")
+        except Unsupported as e:
+            log_fallback(step.eqn, str(e))
+            return None
+        fname = f"n{step.index}"
+        self.env[fname] = fn
+        self.kernels.append(NativeSpec(source, step.eqn))
+        return fname, consts
 
     def source(self, name: str, returns: str) -> str:
         """`name(*args)`: the plan's straight-line code. Arguments go to numba as they are; if
@@ -243,6 +267,14 @@ class HostProgram:
                   f"        {params}, = _normalize(({params},), _in_avals)"]
         lines += ["    " + ln for ln in body]
         return "\n".join(lines) + "\n"
+
+
+class NativeSpec:
+    """A control-flow module, listed with the kernels for `.as_text()`."""
+
+    def __init__(self, source: str, eqn):
+        self.source = source
+        self.description = f"native {eqn.primitive.name}"
 
 
 def _normalize(args, avals):

@@ -30,7 +30,7 @@ REDUCTIONS = frozenset(["reduce_sum", "reduce_max", "reduce_min", "reduce_prod",
 LOOP_KERNELS = frozenset(["cumsum", "cumprod", "cummax", "cummin", "scatter", "scatter_add",
                           "scatter_mul", "scatter_min", "scatter_max"])
 HOST_CALLS = frozenset(["dot_general", "cholesky", "triangular_solve", "solve", "slogdet", "sort"])
-CONTROL_FLOW = frozenset(["cond", "while", "scan"])
+CONTROL_FLOW = frozenset(["cond", "while", "scan", "debug_print"])  # see native.py
 # reshapes of an array that is already in memory are free numpy views on the host
 _HOST_VIEWS = frozenset(["reshape", "squeeze"])
 
@@ -94,8 +94,12 @@ def classify(eqn: JaxprEqn) -> str:
 class Plan:
     """The result of partitioning: steps in execution order plus where every value lives."""
 
-    def __init__(self, jaxpr: Jaxpr):
+    def __init__(self, jaxpr: Jaxpr, copy_views: bool = False):
         self.jaxpr = jaxpr
+        # copy_views: materialise index maps with a copy kernel instead of numpy on the host
+        # (native code has no numpy fallback); the copy stands in for the view's variable
+        self.copy_views = copy_views
+        self.aliases: dict[Var, Var] = {}
         self.steps: list = []
         self.virtual: dict[Var, JaxprEqn] = {}
         self.where: dict[Var, tuple[int, str]] = {}
@@ -230,10 +234,24 @@ class Plan:
                 self.steps.append(group)
             group.scalar_results.append(v)
             self.where[v] = (group.index, RESULT)
+        elif self.copy_views:
+            self._copy(v)
         else:  # an index map: materialise its operands, then apply it with numpy on the host
             for u in eqn.invars:
                 self.require_materialized(u)
             self._append(HostCall(len(self.steps), eqn), eqn.outvars, OUTPUT)
+
+    def _copy(self, v: Var):
+        """Materialise the index map v through a copy in a fused loop (the map folds into the
+        copy's loads)."""
+        if v in self.aliases:
+            return
+        from ...primitives.elementwise import convert_element_type_p
+        w = Var(v.aval)
+        self._place_loop(JaxprEqn(convert_element_type_p, [v],
+                                  {"new_dtype": v.aval.dtype, "weak_type": False}, [w]))
+        self.materialized.add(w)
+        self.aliases[v] = w
 
     def available(self, v, step_index: int, epilogue: bool = False) -> bool:
         """Whether v is in memory (or a host scalar) for code running in step step_index."""

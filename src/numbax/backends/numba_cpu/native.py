@@ -1,0 +1,284 @@
+"""Control flow as native code: a `cond`, `while` or `scan` equation becomes one numba function
+whose `if`/`while`/`for` statements run the branch and body programs inline.
+
+The body programs are generated like the host program (host.py) -- fused loop kernels called in
+plan order, BLAS products through `np.dot`, reshapes as views -- but as nopython source, so a
+loop iterates without returning to Python. Kernels are copied into the same module, where LLVM
+can inline them into the loop; nested control flow nests the statements. Every value is a
+C-contiguous array or a scalar, so numba types each variable once across iterations.
+
+A body using something with no nopython form (a LAPACK call, sort, an integer matmul) raises
+`Unsupported`; the host program then runs the equation through its interpreted implementation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import config as _config
+from ...jaxpr import Jaxpr, Literal
+from .codegen import HEADER, HELPER_IMPORTS, Segment, append_nest
+from .partition import HostCall, Plan
+from .scalar_ops import literal, numba_type
+
+_FLAGS = 'cache=True, error_model="numpy", boundscheck=False, nogil=True'
+
+
+class Unsupported(Exception):
+    """The equation has no native lowering (yet); the caller falls back to interpretation."""
+
+
+class NativeModule:
+    """The source of one generated module: kernel functions and the function `run`."""
+
+    def __init__(self):
+        self.functions: list[str] = []
+        self._kernels: dict[str, str] = {}   # kernel text -> its name in the module
+        self.params: list[str] = []
+        self.param_types: list[str] = []
+        self.lines: list[str] = []
+        self._n = 0
+
+    def fresh(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    def param(self, aval, prefix="a") -> str:
+        name = self.fresh(prefix)
+        self.params.append(name)
+        t = numba_type(aval.dtype, "control-flow operand")
+        self.param_types.append(f"Array({t}, {aval.ndim}, 'C', readonly=True)" if aval.ndim
+                                else t)
+        return name
+
+    def kernel(self, source: str) -> str:
+        """The module-level name of a kernel (kernels with equal source are shared)."""
+        text = source[source.index("@numba.njit"):]
+        name = self._kernels.get(text)
+        if name is None:
+            name = self._kernels[text] = f"k{len(self._kernels)}"
+            self.functions.append(text.replace("def kernel(", f"def {name}(", 1))
+        return name
+
+    def source(self) -> str:
+        head = [HEADER + "".join(HELPER_IMPORTS.values())]
+        sig = f'"({", ".join(self.param_types)},)"' if self.param_types else '"()"'
+        run = [f"@numba.njit({sig}, {_FLAGS})", f"def run({', '.join(self.params)}):"]
+        return "\n".join(head + self.functions + run + self.lines) + "\n"
+
+
+def lower_equation(eqn) -> tuple[str, list]:
+    """(module source, concrete constants to pass after the equation's operands) for a
+    control-flow equation; raises Unsupported when some part has no native form."""
+    mod = NativeModule()
+    consts: list = []
+    ins = [mod.param(v.aval) for v in eqn.invars]
+    body = _Emitter(mod, consts, 1)
+    outs = body.equation(eqn, ins)
+    mod.lines += body.lines
+    mod.lines.append(f"    return ({''.join(o + ', ' for o in outs)})")
+    return mod.source(), consts
+
+
+class _Emitter:
+    """Emits nopython statements for jaxprs and control-flow equations at one indentation."""
+
+    def __init__(self, mod: NativeModule, consts: list, depth: int):
+        self.mod, self.consts, self.depth = mod, consts, depth
+        self.lines: list[str] = []
+
+    def emit(self, line: str):
+        self.lines.append("    " * self.depth + line)
+
+    def nested(self) -> "_Emitter":
+        return _Emitter(self.mod, self.consts, self.depth + 1)
+
+    def absorb(self, inner: "_Emitter"):
+        self.lines += inner.lines
+
+    # ------------------------------------------------------------------ programs
+
+    def program(self, jaxpr: Jaxpr, in_names: list[str]) -> list[str]:
+        """Statements computing jaxpr from values named in_names; returns the output names."""
+        from .compiler import prepare
+        jaxpr = prepare(jaxpr)
+        plan = Plan(jaxpr, copy_views=True)
+        names: dict = dict(zip(jaxpr.invars, in_names))
+        for v, c in zip(jaxpr.constvars, jaxpr.consts):
+            names[v] = self._const(v.aval, c)
+
+        def value(v) -> str:
+            if type(v) is Literal:
+                return literal(v.val, v.aval.dtype)
+            return names[plan.aliases.get(v, v)]
+
+        self._views(plan, -1, names, value)
+        for step in plan.steps:
+            if type(step) is HostCall:
+                self._host_step(step.eqn, names, value)
+            else:
+                self._kernel_step(plan, step, names, value)
+            self._views(plan, step.index, names, value)
+        return [value(v) for v in jaxpr.outvars]
+
+    def _const(self, aval, value) -> str:
+        """Closed-over arrays become parameters of `run` (the host passes them)."""
+        self.consts.append(np.ascontiguousarray(value) if aval.ndim else
+                           np.asarray(value, aval.dtype)[()])
+        return self.mod.param(aval, "c")
+
+    def _views(self, plan: Plan, index: int, names: dict, value):
+        for eqn in plan.views_after.get(index, ()):
+            out = eqn.outvars[0]
+            name = names[out] = self.mod.fresh("v")
+            src = value(eqn.invars[0])
+            shape = out.aval.shape
+            self.emit(f"{name} = {src}.reshape({shape})" if shape else
+                      f"{name} = {src}.reshape((1,))[0]")
+
+    def _kernel_step(self, plan: Plan, step, names: dict, value):
+        seg = Segment(plan)
+        append_nest(seg, step)
+        spec = seg.spec()
+        kname = self.mod.kernel(spec.source)
+        outs = []
+        for v, shape, dtype in spec.outputs:
+            o = self.mod.fresh("o")
+            outs.append(o)
+            self.emit(f"{o} = np.empty({tuple(shape)}, np.{np.dtype(dtype).name})")
+            if v is not None:
+                names[v] = o
+        args = [str(n) for n in spec.extents] + [value(v) for v in spec.inputs] + outs
+        call = f"{kname}({', '.join(args)})"
+        if not spec.returns:
+            self.emit(call)
+            return
+        rets = [self.mod.fresh("r") for _ in spec.returns]
+        self.emit(f"{', '.join(rets)} = {call}")
+        names.update(zip(spec.returns, rets))
+
+    def _host_step(self, eqn, names: dict, value):
+        name = eqn.primitive.name
+        ins = [value(v) for v in eqn.invars]
+        if name == "dot_general":
+            outs = [self._dot(eqn, ins)]
+        elif name in _CONTROL:
+            outs = self.equation(eqn, ins)
+        else:
+            raise Unsupported(f"{name} inside a control-flow body")
+        names.update(zip(eqn.outvars, outs))
+
+    # ------------------------------------------------------------------ BLAS
+
+    def _dot(self, eqn, ins) -> str:
+        (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+        (la, ra), out = [v.aval for v in eqn.invars], eqn.outvars[0].aval
+        pet = eqn.params.get("preferred_element_type")
+        if la.dtype != ra.dtype or la.dtype.kind != "f" or not la.ndim or not ra.ndim or \
+                (pet is not None and np.dtype(pet) != out.dtype):
+            raise Unsupported(f"dot_general of {la.str_short()} and {ra.str_short()} in a loop")
+        lf = [d for d in range(la.ndim) if d not in lc and d not in lb]
+        rf = [d for d in range(ra.ndim) if d not in rc and d not in rb]
+        size = lambda shape, dims: int(np.prod([shape[d] for d in dims], dtype=np.int64))  # noqa
+        B, M, N, K = size(la.shape, lb), size(la.shape, lf), size(ra.shape, rf), \
+            size(la.shape, lc)
+        r = self.mod.fresh("d")
+        if lb:
+            left = _arrange(ins[0], la.shape, [*lb, *lf, *lc], (B, M, K))
+            right = _arrange(ins[1], ra.shape, [*rb, *rc, *rf], (B, K, N))
+            b = self.mod.fresh("b")
+            self.emit(f"{r} = np.empty({(B, M, N)}, np.{out.dtype.name})")
+            self.emit(f"for {b} in range({B}):")
+            self.emit(f"    {r}[{b}] = np.dot({left}[{b}], {right}[{b}])")
+            natural = (B, M, N)
+        else:
+            left = _arrange(ins[0], la.shape, [*lf, *lc], (M, K) if lf else (K,))
+            right = _arrange(ins[1], ra.shape, [*rc, *rf], (K, N) if rf else (K,))
+            self.emit(f"{r} = np.dot({left}, {right})")
+            natural = tuple(d for d, keep in ((M, lf), (N, rf)) if keep)
+        if natural != out.shape:
+            self.emit(f"{r} = {r}.reshape({out.shape})")
+        return r
+
+    # ------------------------------------------------------------------ control flow
+
+    def equation(self, eqn, ins: list[str]) -> list[str]:
+        return _CONTROL[eqn.primitive.name](self, eqn.params, ins)
+
+    def _assign(self, names: list[str], values: list[str]):
+        if names:
+            self.emit(f"{', '.join(names)}, = {''.join(v + ', ' for v in values)}")
+
+    def cond(self, p: dict, ins: list[str]) -> list[str]:
+        branches = p["branches"]
+        index, ops = ins[0], ins[1:]
+        outs = [self.mod.fresh("o") for _ in branches[0].outvars]
+        which = self.mod.fresh("w")
+        self.emit(f"{which} = min(max({index}, 0), {len(branches) - 1})")
+        for i, branch in enumerate(branches):
+            head = "if" if i == 0 else "elif" if i < len(branches) - 1 else "else"
+            self.emit(f"{head} {which} == {i}:" if head != "else" else "else:")
+            inner = self.nested()
+            inner._assign(outs, inner.program(branch, ops))
+            if not inner.lines:
+                inner.emit("pass")
+            self.absorb(inner)
+        return outs
+
+    def while_(self, p: dict, ins: list[str]) -> list[str]:
+        nc, nb = p["cond_nconsts"], p["body_nconsts"]
+        cc, bc, init = ins[:nc], ins[nc:nc + nb], ins[nc + nb:]
+        carry = [self.mod.fresh("c") for _ in init]
+        self._assign(carry, init)
+        self.emit("while True:")
+        inner = self.nested()
+        (pred,) = inner.program(p["cond_jaxpr"], cc + carry)
+        inner.emit(f"if not {pred}:")
+        inner.emit("    break")
+        inner._assign(carry, inner.program(p["body_jaxpr"], bc + carry))
+        self.absorb(inner)
+        return carry
+
+    def scan(self, p: dict, ins: list[str]) -> list[str]:
+        jaxpr, nconst, ncarry = p["jaxpr"], p["num_consts"], p["num_carry"]
+        length, reverse = p["length"], p["reverse"]
+        consts, init, xs = ins[:nconst], ins[nconst:nconst + ncarry], ins[nconst + ncarry:]
+        carry = [self.mod.fresh("c") for _ in init]
+        self._assign(carry, init)
+        ys = []
+        for a in jaxpr.out_avals[ncarry:]:
+            ys.append(self.mod.fresh("ys"))
+            self.emit(f"{ys[-1]} = np.empty({(length,) + a.shape}, np.{a.dtype.name})")
+        k, i = self.mod.fresh("k"), self.mod.fresh("i")
+        self.emit(f"for {k} in range({length}):")
+        inner = self.nested()
+        inner.emit(f"{i} = {length - 1} - {k}" if reverse else f"{i} = {k}")
+        x_names = []
+        for x in xs:
+            x_names.append(self.mod.fresh("x"))
+            inner.emit(f"{x_names[-1]} = {x}[{i}]")
+        outs = inner.program(jaxpr, consts + carry + x_names)
+        for y, o in zip(ys, outs[ncarry:]):
+            inner.emit(f"{y}[{i}] = {o}")
+        inner._assign(carry, outs[:ncarry])
+        self.absorb(inner)
+        return carry + ys
+
+
+def _arrange(name: str, shape: tuple, order: list, target: tuple) -> str:
+    """An operand as the matrix (or batch of matrices) np.dot wants, as a view where it can."""
+    if list(order) == list(range(len(shape))):
+        return name if tuple(shape) == tuple(target) else f"{name}.reshape({target})"
+    if len(shape) == 2 and tuple(target) == (shape[1], shape[0]):
+        return f"{name}.T"
+    return f"np.ascontiguousarray({name}.transpose({tuple(order)})).reshape({target})"
+
+
+_CONTROL = {"cond": _Emitter.cond, "while": _Emitter.while_, "scan": _Emitter.scan}
+CONTROL_FLOW = frozenset(_CONTROL)
+
+
+def log_fallback(eqn, reason: str):
+    _config.log("jit: %s runs interpreted (%s)", eqn.primitive.name, reason)
+
+
+__all__ = ["CONTROL_FLOW", "NativeModule", "Unsupported", "lower_equation"]
