@@ -239,13 +239,23 @@ def count_eqns(jaxpr: Jaxpr) -> int:
     """Equations, counting those inside nested jaxprs (as JAX's W10 counts do)."""
     n = 0
     for eqn in jaxpr.eqns:
-        n += 1
-        for p in eqn.params.values():
-            if isinstance(p, Jaxpr):
-                n += count_eqns(p)
-            elif isinstance(p, tuple):
-                n += sum(count_eqns(q) for q in p if isinstance(q, Jaxpr))
+        n += 1 + sum(map(count_eqns, subjaxprs(eqn)))
     return n
+
+
+def subjaxprs(eqn: JaxprEqn):
+    """The jaxprs an equation holds as params (branches, loop bodies, called programs)."""
+    for p in eqn.params.values():
+        if isinstance(p, Jaxpr):
+            yield p
+        elif isinstance(p, tuple):
+            yield from (q for q in p if isinstance(q, Jaxpr))
+
+
+def has_effects(jaxpr: Jaxpr) -> bool:
+    """Whether running jaxpr does something besides computing its outputs (debug prints)."""
+    return any(getattr(e.primitive, "effectful", False) or any(map(has_effects, subjaxprs(e)))
+               for e in jaxpr.eqns)
 
 
 def is_scalar_literal_value(x) -> bool:

@@ -14,12 +14,16 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr
     live = {v for v in outvars if type(v) is not Literal}
     eqns = []
     for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.name == "scan" and any(v in live for v in eqn.outvars):
+            from .loops import prune_scan
+            eqn = prune_scan(eqn, [v in live for v in eqn.outvars]) or eqn
         if getattr(eqn.primitive, "effectful", False) or any(v in live for v in eqn.outvars):
             eqns.append(eqn)
             live.update(v for v in eqn.invars if type(v) is not Literal)
     eqns.reverse()
     keep = [i for i, v in enumerate(jaxpr.constvars) if v in live]
-    if len(eqns) == len(jaxpr.eqns) and len(keep) == len(jaxpr.constvars) and used_outputs is None:
+    if len(eqns) == len(jaxpr.eqns) and all(a is b for a, b in zip(eqns, jaxpr.eqns)) and \
+            len(keep) == len(jaxpr.constvars) and used_outputs is None:
         return jaxpr
     return Jaxpr([jaxpr.constvars[i] for i in keep], jaxpr.invars, outvars, eqns,
                  [jaxpr.consts[i] for i in keep])

@@ -105,6 +105,9 @@ def simplify_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
             subst[out] = Literal(np.asarray(val, out.aval.dtype)[()], out.aval)
             changed = True
             continue
+        if not eqn.outvars:  # an effect (debug_print): nothing to fold or rewrite
+            eqns.append(eqn)
+            continue
         rewritten = _rewrite(eqn, producer)
         if rewritten is not eqn:
             eqn, name, changed = rewritten, rewritten.primitive.name, True

@@ -70,6 +70,29 @@ def drop_invars(jaxpr: Jaxpr, keep: Sequence[bool]) -> Jaxpr:
                  jaxpr.eqns, jaxpr.consts)
 
 
+def drop_effects(jaxpr: Jaxpr) -> Jaxpr:
+    """jaxpr without its effects, for a copy staged only to recompute values (remat, the
+    unknown half of a while loop), so its prints happen once, in the forward pass."""
+    from ..jaxpr import JaxprEqn, has_effects
+    if not has_effects(jaxpr):
+        return jaxpr
+    eqns = []
+    for e in jaxpr.eqns:
+        if getattr(e.primitive, "effectful", False):
+            continue
+        params = {k: drop_effects(v) if isinstance(v, Jaxpr) else
+                  tuple(drop_effects(q) if isinstance(q, Jaxpr) else q for q in v)
+                  if isinstance(v, tuple) else v for k, v in e.params.items()}
+        eqns.append(JaxprEqn(e.primitive, e.invars, params, e.outvars))
+    return dce_jaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts))
+
+
+def reads(jaxpr: Jaxpr) -> set:
+    """The variables jaxpr's equations and outputs read."""
+    out = {v for e in jaxpr.eqns for v in e.invars if type(v) is not Literal}
+    return out | {v for v in jaxpr.outvars if type(v) is not Literal}
+
+
 def input_dependence(jaxpr: Jaxpr) -> list[frozenset[int]]:
     """For each output, the indices of the inputs it depends on."""
     deps: dict = {v: frozenset([i]) for i, v in enumerate(jaxpr.invars)}

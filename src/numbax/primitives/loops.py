@@ -27,8 +27,9 @@ from ..interpreters.batching import not_mapped
 from ..jaxpr import Jaxpr, Literal, Var, eval_jaxpr
 from ..passes.dce import dce_jaxpr
 from ..tree_util import tree_flatten, tree_structure, tree_unflatten, treedef_children
-from ._higher_order import (avals_str, drop_invars, fun_name, input_dependence, permute_invars,
-                            permute_outvars, split_list, stage_fun, trace_callable)
+from ._higher_order import (avals_str, drop_effects, drop_invars, fun_name, input_dependence,
+                            permute_invars, permute_outvars, reads, split_list, stage_fun,
+                            trace_callable)
 
 while_p = Primitive("while", multiple_results=True)
 scan_p = Primitive("scan", multiple_results=True)
@@ -162,9 +163,10 @@ def _while_partial_eval(trace, args, params):
         return trace.stage(while_p, args, params)
     known = [not u for u in carry_uk]
     body_known = dce_jaxpr(body_jaxpr, known)
-    deps = set().union(*input_dependence(body_known))
-    keep_b = [i in deps or (i >= nb and known[i - nb]) for i in range(len(body_jaxpr.invars))]
-    keep_b = [k and not u for k, u in zip(keep_b, bc_uk + carry_uk)]
+    read = reads(body_known)
+    keep_b = [v in read or (i >= nb and known[i - nb]) for i, v in enumerate(body_jaxpr.invars)]
+    if any(k and u for k, u in zip(keep_b, bc_uk + carry_uk)):  # an effect reads an unknown
+        return trace.stage(while_p, args, params)
     body_known = drop_invars(body_known, keep_b)
     cond_known = drop_invars(cond_jaxpr, [True] * nc + known)
     cc, bc, init = split_list(args, [nc, nb])
@@ -173,7 +175,8 @@ def _while_partial_eval(trace, args, params):
     known_outs = call_on(trace.parent, while_p.bind, *cc, *known_bc, *known_init,
                          cond_jaxpr=cond_known, body_jaxpr=body_known, cond_nconsts=nc,
                          body_nconsts=len(known_bc))
-    staged = trace.stage(while_p, args, params)
+    staged = trace.stage(while_p, args, dict(params, cond_jaxpr=drop_effects(cond_jaxpr),
+                                             body_jaxpr=drop_effects(body_jaxpr)))
     kit = iter(known_outs)
     return [s if u else next(kit) for s, u in zip(staged, carry_uk)]
 
@@ -391,7 +394,7 @@ def _scan_partial_eval(trace, args, params):
                  for v, inv in zip(res_vars, invariant)]
     stacked = [not a and not b for a, b in zip(invariant, forwarded)]
     # the invariant residuals, computed once from the known constants
-    hoist = drop_invars(dce_jaxpr(known, [False] * n_known_out + invariant),
+    hoist = drop_invars(dce_jaxpr(drop_effects(known), [False] * n_known_out + invariant),
                         [True] * nkc + [False] * (len(known.invars) - nkc))
     inv_vals = call_on(trace.parent, eval_jaxpr, hoist, *k_consts) if any(invariant) else []
     # the known loop: known outputs plus the residuals that change per iteration

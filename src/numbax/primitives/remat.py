@@ -18,7 +18,7 @@ from ..interpreters.batching import not_mapped
 from ..jaxpr import Jaxpr, eval_jaxpr
 from ..passes.dce import dce_jaxpr
 from ..tree_util import tree_flatten, tree_unflatten
-from ._higher_order import drop_invars, fun_name, trace_callable
+from ._higher_order import drop_effects, drop_invars, fun_name, trace_callable
 
 checkpoint_p = Primitive("checkpoint", multiple_results=True)
 
@@ -86,7 +86,8 @@ def _checkpoint_partial_eval(trace, args, params):
         known_outs = call_on(trace.parent, checkpoint_p.bind,
                              *[a for a, u in zip(args, in_uk) if not u], jaxpr=kj,
                              prevent_cse=params["prevent_cse"])
-    staged = trace.stage(checkpoint_p, args, dict(params, jaxpr=dce_jaxpr(jaxpr, out_uk)))
+    staged = trace.stage(checkpoint_p, args,
+                         dict(params, jaxpr=dce_jaxpr(drop_effects(jaxpr), out_uk)))
     kit, uit = iter(known_outs), iter(staged)
     return [next(uit) if u else next(kit) for u in out_uk]
 

@@ -12,6 +12,7 @@ import weakref
 from ... import config as _config
 from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var
 from ...passes import optimize_jaxpr
+from ...passes.loops import hoist_scan_products, scan_accumulators_to_products
 from .cache import load_kernel
 from .host import HostProgram, return_expr
 from .partition import Plan
@@ -184,8 +185,9 @@ def outer_dots_to_mul(jaxpr: Jaxpr) -> Jaxpr:
 
 def prepare(jaxpr: Jaxpr) -> Jaxpr:
     """The program the backend lowers: flat, simplified, and without dead code."""
-    return optimize_jaxpr(outer_dots_to_mul(fold_transposed_dots(
-        optimize_jaxpr(inline_calls(jaxpr)))))
+    jaxpr = optimize_jaxpr(inline_calls(jaxpr))
+    jaxpr = hoist_scan_products(scan_accumulators_to_products(jaxpr))
+    return optimize_jaxpr(outer_dots_to_mul(fold_transposed_dots(jaxpr)))
 
 
 def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:

@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from ...jaxpr import Literal
+from ...jaxpr import Literal, has_effects
 from .codegen import Segment, append_nest
 from .native import CONTROL_FLOW, Unsupported, log_fallback, lower_equation
 from .partition import HostCall, Plan
@@ -219,7 +219,7 @@ class HostProgram:
             self._alloc(expr)
         else:
             unpack = "," if eqn.primitive.multiple_results else ""
-            self.lines.append(f"{', '.join(outs)}{unpack} = {expr}")
+            self.lines.append(f"{', '.join(outs)}{unpack} = {expr}" if outs else expr)
             # an impl may hand back (views of) its operands
             for o in outs:
                 self.bases[o] = set().union(*(self.bases.get(a, ()) for a in args))
@@ -262,9 +262,11 @@ class HostProgram:
             return "\n".join(head + ["    " + ln for ln in body]) + "\n"
         self.env["_normalize"] = _normalize
         self.env["_in_avals"] = [v.aval for v in self.plan.jaxpr.invars]
+        normalize = f"{params}, = _normalize(({params},), _in_avals)"
+        if has_effects(self.plan.jaxpr):  # a retry would repeat them: normalise first
+            return "\n".join(head + ["    " + normalize] + ["    " + ln for ln in body]) + "\n"
         lines = head + ["    try:"] + ["        " + ln for ln in body]
-        lines += ["    except TypeError:",
-                  f"        {params}, = _normalize(({params},), _in_avals)"]
+        lines += ["    except TypeError:", "        " + normalize]
         lines += ["    " + ln for ln in body]
         return "\n".join(lines) + "\n"
 

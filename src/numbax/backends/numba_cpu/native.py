@@ -12,6 +12,9 @@ A body using something with no nopython form (a LAPACK call, sort, an integer ma
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import numpy as np
 
 from ... import config as _config
@@ -21,6 +24,14 @@ from .partition import HostCall, Plan
 from .scalar_ops import literal, numba_type
 
 _FLAGS = 'cache=True, error_model="numpy", boundscheck=False, nogil=True'
+
+
+#: debug printers that generated modules look up by key (see `_Emitter._print`)
+PRINTERS: dict = {}
+
+
+def _print_unwrapped(ranks, impl, params, *args):
+    impl(*[a if r else a[0] for a, r in zip(args, ranks)], **params)
 
 
 class Unsupported(Exception):
@@ -36,6 +47,7 @@ class NativeModule:
         self.params: list[str] = []
         self.param_types: list[str] = []
         self.lines: list[str] = []
+        self.globals: list[str] = []
         self._n = 0
 
     def fresh(self, prefix: str) -> str:
@@ -59,10 +71,21 @@ class NativeModule:
             self.functions.append(text.replace("def kernel(", f"def {name}(", 1))
         return name
 
+    def printer(self, key: str) -> str:
+        """A module global bound to the printer registered under key (object-mode code looks
+        it up when it runs; the key is in the source, so equal sources print alike)."""
+        name = f"_p{len(self.globals)}"
+        self.globals.append(f'{name} = _native.PRINTERS["{key}"]')
+        return name
+
     def source(self) -> str:
         head = [HEADER + "".join(HELPER_IMPORTS.values())]
+        if self.globals:
+            head += ["from numbax.backends.numba_cpu import native as _native"] + self.globals
         sig = f'"({", ".join(self.param_types)},)"' if self.param_types else '"()"'
-        run = [f"@numba.njit({sig}, {_FLAGS})", f"def run({', '.join(self.params)}):"]
+        # object-mode blocks (prints) hold the GIL; numba warns if nogil says otherwise
+        flags = _FLAGS.replace("nogil=True", "nogil=False") if self.globals else _FLAGS
+        run = [f"@numba.njit({sig}, {flags})", f"def run({', '.join(self.params)}):"]
         return "\n".join(head + self.functions + run + self.lines) + "\n"
 
 
@@ -132,8 +155,9 @@ class _Emitter:
             name = names[out] = self.mod.fresh("v")
             src = value(eqn.invars[0])
             shape = out.aval.shape
-            self.emit(f"{name} = {src}.reshape({shape})" if shape else
-                      f"{name} = {src}.reshape((1,))[0]")
+            if not eqn.invars[0].aval.ndim:   # a scalar local, not an array
+                src = f"np.array([{src}])"
+            self.emit(f"{name} = {src}.reshape({shape})" if shape else f"{name} = {src}.ravel()[0]")
 
     def _kernel_step(self, plan: Plan, step, names: dict, value):
         seg = Segment(plan)
@@ -163,9 +187,24 @@ class _Emitter:
             outs = [self._dot(eqn, ins)]
         elif name in _CONTROL:
             outs = self.equation(eqn, ins)
+        elif name == "debug_print":
+            outs = []
+            self._print(eqn, ins)
         else:
             raise Unsupported(f"{name} inside a control-flow body")
         names.update(zip(eqn.outvars, outs))
+
+    def _print(self, eqn, ins: list[str]):
+        """Call the primitive's implementation in object mode, with scalars wrapped in
+        1-element arrays so they keep their dtype on the way out of nopython code."""
+        ranks = tuple(v.aval.ndim for v in eqn.invars)
+        key = hashlib.sha256(repr((sorted(eqn.params.items()), ranks)).encode()).hexdigest()
+        PRINTERS[key] = functools.partial(_print_unwrapped, ranks, eqn.primitive.impl,
+                                          eqn.params)
+        fn = self.mod.printer(key)
+        args = [x if r else f"np.array([{x}])" for x, r in zip(ins, ranks)]
+        self.emit("with numba.objmode():")
+        self.emit(f"    {fn}({', '.join(args)})")
 
     # ------------------------------------------------------------------ BLAS
 
@@ -281,4 +320,4 @@ def log_fallback(eqn, reason: str):
     _config.log("jit: %s runs interpreted (%s)", eqn.primitive.name, reason)
 
 
-__all__ = ["CONTROL_FLOW", "NativeModule", "Unsupported", "lower_equation"]
+__all__ = ["CONTROL_FLOW", "NativeModule", "PRINTERS", "Unsupported", "lower_equation"]
