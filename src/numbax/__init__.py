@@ -1,5 +1,5 @@
 """numbax: JAX's function transformations, compiled with Numba."""
-from . import debug, errors, lax, nn, numpy, tree_util  # noqa: F401 (importing numpy registers all)
+from . import debug, errors, lax, nn, numpy, tree_util  # noqa: F401  (importing numpy registers all)
 from .api import (ShapeDtypeStruct, block_until_ready, device_put, eval_shape, grad, hessian,
                   jacfwd, jacobian, jacrev, jit, jvp, linear_transpose, linearize, make_jaxpr,
                   value_and_grad, vjp, vmap)
@@ -10,7 +10,8 @@ from .primitives.remat import checkpoint, remat
 
 __version__ = "0.1.0"
 
-__all__ = ["Array", "ShapeDtypeStruct", "block_until_ready", "custom_jvp", "custom_vjp", "debug",
-           "device_put", "eval_shape", "grad", "hessian", "jacfwd", "jacobian", "jacrev", "jit",
-           "jvp", "lax", "linear_transpose", "linearize", "make_jaxpr", "nn", "numpy",
-           "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap"]
+__all__ = ["Array", "ShapeDtypeStruct", "block_until_ready", "checkpoint", "custom_jvp",
+           "custom_vjp", "debug", "device_put", "eval_shape", "grad", "hessian", "jacfwd",
+           "jacobian", "jacrev", "jit", "jvp", "lax", "linear_transpose", "linearize",
+           "make_jaxpr", "nn", "numpy", "remat", "stop_gradient", "tree_util", "value_and_grad",
+           "vjp", "vmap"]

@@ -133,8 +133,8 @@ def _clamped(index, n: int) -> int:
 
 
 @cond_p.def_impl
-def _cond_impl(index, *ops, branches):
-    return eval_jaxpr(branches[_clamped(index, len(branches))], *ops)
+def _cond_impl(index, *ops, branches, evaluate=eval_jaxpr):
+    return evaluate(branches[_clamped(index, len(branches))], *ops)
 
 
 @cond_p.def_abstract_eval

@@ -98,10 +98,12 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     return tree_unflatten(carry_tree, res)
 
 
-def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts,
+                evaluate=eval_jaxpr):
+    """Eagerly, bodies are interpreted; `evaluate` lets the backend run compiled ones."""
     cc, bc, carry = split_list(args, [cond_nconsts, body_nconsts])
-    while eval_jaxpr(cond_jaxpr, *cc, *carry)[0]:
-        carry = eval_jaxpr(body_jaxpr, *bc, *carry)
+    while evaluate(cond_jaxpr, *cc, *carry)[0]:
+        carry = evaluate(body_jaxpr, *bc, *carry)
     return carry
 
 
@@ -292,13 +294,13 @@ def _pair(out):
     return out
 
 
-def _scan_impl(*args, jaxpr, num_consts, num_carry, length, reverse):
+def _scan_impl(*args, jaxpr, num_consts, num_carry, length, reverse, evaluate=eval_jaxpr):
     consts, carry, xs = split_list(args, [num_consts, num_carry])
     y_avals = jaxpr.out_avals[num_carry:]
     ys = [np.empty((length,) + a.shape, a.dtype) for a in y_avals]
     for k in range(length):
         i = length - 1 - k if reverse else k
-        outs = eval_jaxpr(jaxpr, *consts, *carry, *[x[i] for x in xs])
+        outs = evaluate(jaxpr, *consts, *carry, *[x[i] for x in xs])
         carry = outs[:num_carry]
         for y, o in zip(ys, outs[num_carry:]):
             y[i] = o

@@ -212,7 +212,9 @@ class HostProgram:
             expr = f"{fname}({', '.join(args + cnames)})"
         else:
             fname = f"f{step.index}"
-            self.env[fname] = functools.partial(eqn.primitive.impl, **eqn.params)
+            params = dict(eqn.params, evaluate=run_compiled) if eqn.primitive.name in \
+                CONTROL_FLOW else eqn.params
+            self.env[fname] = functools.partial(eqn.primitive.impl, **params)
             expr = f"{fname}({', '.join(args)})"
         if type(expr) is _Alloc:
             expr.name = outs[0]
@@ -277,6 +279,13 @@ class NativeSpec:
     def __init__(self, source: str, eqn):
         self.source = source
         self.description = f"native {eqn.primitive.name}"
+
+
+def run_compiled(jaxpr, *args) -> list:
+    """A loop or branch body that has no native form, run as its own compiled program (the
+    loop around it then runs in Python)."""
+    from .compiler import compile_jaxpr
+    return compile_jaxpr(jaxpr).run_flat(*args)
 
 
 def _normalize(args, avals):

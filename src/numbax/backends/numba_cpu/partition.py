@@ -29,8 +29,10 @@ REDUCTIONS = frozenset(["reduce_sum", "reduce_max", "reduce_min", "reduce_prod",
                         "reduce_or", "argmax", "argmin"])
 LOOP_KERNELS = frozenset(["cumsum", "cumprod", "cummax", "cummin", "scatter", "scatter_add",
                           "scatter_mul", "scatter_min", "scatter_max"])
-HOST_CALLS = frozenset(["dot_general", "cholesky", "triangular_solve", "solve", "slogdet", "sort"])
-CONTROL_FLOW = frozenset(["cond", "while", "scan", "debug_print"])  # see native.py
+# host steps: numpy calls, prints, and control flow (the host program calls a native loop,
+# see native.py)
+HOST_CALLS = frozenset(["dot_general", "cholesky", "triangular_solve", "solve", "slogdet", "sort",
+                        "debug_print", "cond", "while", "scan"])
 # reshapes of an array that is already in memory are free numpy views on the host
 _HOST_VIEWS = frozenset(["reshape", "squeeze"])
 
@@ -83,7 +85,7 @@ def classify(eqn: JaxprEqn) -> str:
         return "virtual"
     if name in LOOP_KERNELS:
         return "loop_kernel"
-    if name in HOST_CALLS or name in CONTROL_FLOW:
+    if name in HOST_CALLS:
         return "host"
     if name == "custom_lin":  # what evaluating it eagerly says
         raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
