@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from ..core import ShapedArray, get_aval
+from ..core import ShapedArray
 from ..interpreters.partial_eval import convert_constvars, trace_to_jaxpr
-from ..jaxpr import Jaxpr, Literal, Var
+from ..jaxpr import Jaxpr, Literal
 from ..passes.dce import dce_jaxpr
 from ..tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
@@ -40,10 +40,6 @@ def stage_fun(fun: Callable, in_avals: Sequence[ShapedArray], name: str) -> Jaxp
     return dce_jaxpr(trace_to_jaxpr(fun, list(in_avals), fun_name=name, transform=name))
 
 
-def abstractify(x) -> ShapedArray:
-    return get_aval(x)
-
-
 def permute_invars(jaxpr: Jaxpr, order: Sequence[int]) -> Jaxpr:
     """The same program with inputs taken in the order `order` (indices into the old ones)."""
     return Jaxpr(jaxpr.constvars, [jaxpr.invars[i] for i in order], jaxpr.outvars, jaxpr.eqns,
@@ -53,15 +49,6 @@ def permute_invars(jaxpr: Jaxpr, order: Sequence[int]) -> Jaxpr:
 def permute_outvars(jaxpr: Jaxpr, order: Sequence[int]) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, [jaxpr.outvars[i] for i in order], jaxpr.eqns,
                  jaxpr.consts)
-
-
-def pad_invars(jaxpr: Jaxpr, before: Sequence[ShapedArray] = (),
-               after: Sequence[ShapedArray] = ()) -> Jaxpr:
-    """The same program taking extra, unused inputs before and after its own."""
-    if not before and not after:
-        return jaxpr
-    return Jaxpr(jaxpr.constvars, [Var(a) for a in before] + jaxpr.invars +
-                 [Var(a) for a in after], jaxpr.outvars, jaxpr.eqns, jaxpr.consts)
 
 
 def drop_invars(jaxpr: Jaxpr, keep: Sequence[bool]) -> Jaxpr:

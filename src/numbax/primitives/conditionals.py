@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import dtypes
-from ..core import Primitive, ShapedArray, call_on, concrete_value, get_aval
+from ..core import Primitive, ShapedArray, call_on, get_aval
 from ..interpreters import ad, batching, partial_eval as pe
 from ..interpreters.ad import Zero, instantiate, is_undefined_primal, tangent_aval
 from ..interpreters.batching import not_mapped

@@ -60,8 +60,7 @@ def _promote_weak_carry(init_flat, out_avals):
     new = []
     for x, out in zip(init_flat, out_avals):
         a = get_aval(x)
-        if a.weak_type and a.shape == out.shape and a.dtype != out.dtype and \
-                np.promote_types(a.dtype, out.dtype) == out.dtype:
+        if a.weak_type and a.shape == out.shape and a.dtype != out.dtype:
             x = convert_element_type(x, out.dtype, out.weak_type)
             changed = True
         new.append(x)
