@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numbax.tree_util import tree_flatten
+from numbax.tree_util import tree_flatten, tree_unflatten
 
 from checks import assert_allclose
 
@@ -44,7 +44,6 @@ def stack_rows(rows):
     """Stack a list of equally structured pytrees leaf by leaf (the Python-loop vmap reference)."""
     leaves = [tree_flatten(r)[0] for r in rows]
     treedef = tree_flatten(rows[0])[1]
-    from numbax.tree_util import tree_unflatten
     return tree_unflatten(treedef, [np.stack([np.asarray(l[j]) for l in leaves])
                                     for j in range(len(leaves[0]))])
 

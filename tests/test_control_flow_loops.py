@@ -210,6 +210,9 @@ def test_fori_loop_traced_bounds_reverse_mode_raises_inside_jit():
     g = grad(lambda v: jnp.sum(_fori_dyn(v, 3)))(x)
     assert_allclose(g, fd_grad(lambda v: np.sum(_fori_dyn_np(v, 3)), x), rtol=1e-7, atol=1e-9)
     assert_allclose(jit(grad(lambda v: jnp.sum(_fori_dyn(v, 3))))(x), g, rtol=1e-13, atol=1e-15)
+    # bounds made static with static_argnums: a scan inside jit, reverse mode works
+    g_static = jit(grad(lambda v, n: jnp.sum(_fori_dyn(v, n))), static_argnums=1)(x, 3)
+    assert_allclose(g_static, g, rtol=1e-13, atol=1e-15)
     # traced bounds, forward mode: fine
     assert_allclose(jacfwd(lambda v: jnp.sum(_fori_dyn_jit(v, 3)))(x), g, rtol=1e-13, atol=1e-15)
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbax.numpy as jnp
-from numbax import grad, jacfwd, jacrev, jit, jvp, linearize, value_and_grad, vjp, vmap
+from numbax import grad, jacfwd, jacrev, jit, jvp, linearize, value_and_grad, vmap
 from numbax import lax
-from numbax.tree_util import tree_map, tree_structure
+from numbax.tree_util import tree_structure
 
 from cf_helpers import assert_same_dtype, fd_grad, fd_jac, stack_rows
 from checks import assert_allclose, check_vjp_adjoint
@@ -42,11 +42,12 @@ _scan_rev_jit = jit(lambda c, xs: lax.scan(_step, c, xs, reverse=True))
 def test_scan_stacks_ys_in_input_order(reverse):
     xs = np.array([1.0, 2.0, 3.0, 4.0])
     c, ys = lax.scan(_step, 0.0, xs, reverse=reverse)
-    if reverse:  # visits 4, 3, 2, 1; y[i] belongs to x[i]
-        assert_allclose(ys, [0.5 * 10 + 1, 1 * 10 + 2, 0 * 10 + 3 + 0, 0 + 4], rtol=0)
-        assert_allclose(ys, [15.375 + 1 - 10.375, 12.0, 3.0, 4.0], rtol=0)
-    else:
-        assert_allclose(ys, [1.0, 12.0, 28.0, 47.0], rtol=0)
+    if reverse:  # visits 4, 3, 2, 1 (carries 0, 4, 5, 4.5); y[i] belongs to x[i]
+        assert_allclose(ys, [46.0, 52.0, 43.0, 4.0], rtol=0, atol=0)
+        assert c == 3.25
+    else:  # carries 0, 1, 2.5, 4.25
+        assert_allclose(ys, [1.0, 12.0, 28.0, 46.5], rtol=0, atol=0)
+        assert c == 6.125
     ref = _scan_ref(0.0, xs, reverse)
     assert_allclose((c, ys), ref, rtol=0, atol=0)
     got = (_scan_rev_jit if reverse else _scan_jit)(0.0, xs)
@@ -82,7 +83,7 @@ def test_scan_random_lengths_vs_python_loop(n, reverse, seed):
     check_vjp_adjoint(lambda a, b: lax.scan(_step, a, b, reverse=reverse), [init, xs])
 
 
-# --------------------------------------------------------------------------- empty, carry-only, ys-only
+# --------------------------------------------------------------------------- empty, carry/ys only
 
 def test_scan_length_zero():
     c, ys = lax.scan(_step, 1.5, np.zeros((0,)))
@@ -449,7 +450,7 @@ def test_map_matches_python_loop(batch_size):
     assert_allclose(g, np.cos(xs), rtol=1e-14, atol=1e-15)
     loss = lambda v: jnp.sum(lax.map(_row_fn, v, batch_size=batch_size)["v"] ** 2)
     loss_np = lambda v: np.sum(np.stack([r * np.max(r) for r in v]) ** 2)
-    assert_allclose(grad(loss)(xs), fd_grad(loss_np, xs), rtol=1e-7, atol=1e-9)
+    assert_allclose(grad(loss)(xs), fd_grad(loss_np, xs), rtol=1e-6, atol=1e-7)
     assert_allclose(grad(jit(loss))(xs), grad(loss)(xs), rtol=1e-13, atol=1e-15)
     # vmap over an outer axis of the mapped array
     xss = RNG.standard_normal((2, 5, 3))
@@ -504,4 +505,4 @@ def test_scan_jacobians_against_finite_differences():
     assert_allclose(jit(jacrev(f))(x), J, rtol=1e-13, atol=1e-15)
     assert_allclose(vmap(jacrev(f))(np.stack([x, 2 * x])),
                     np.stack([J, jacfwd(f)(2 * x)]), rtol=1e-12, atol=1e-14)
-    assert_allclose(tree_map(np.shape, jacrev(f)(x)), (5, 5))
+    assert J.shape == (5, 5)

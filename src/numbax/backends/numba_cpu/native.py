@@ -227,7 +227,9 @@ class _Emitter:
             b = self.mod.fresh("b")
             self.emit(f"{r} = np.empty({(B, M, N)}, np.{out.dtype.name})")
             self.emit(f"for {b} in range({B}):")
-            self.emit(f"    {r}[{b}] = np.dot({left}[{b}], {right}[{b}])")
+            inner = self.nested()
+            inner.store(f"{r}[{b}]", f"np.dot({left}[{b}], {right}[{b}])", (M, N))
+            self.absorb(inner)
             natural = (B, M, N)
         else:
             left = _arrange(ins[0], la.shape, [*lf, *lc], (M, K) if lf else (K,))
@@ -237,6 +239,20 @@ class _Emitter:
         if natural != out.shape:
             self.emit(f"{r} = {r}.reshape({out.shape})")
         return r
+
+    def store(self, target: str, value: str, shape: tuple):
+        """target[...] = value, as explicit loops: numba compiles an array-valued setitem
+        through its general broadcasting code, measured at 1.5 s against 0.06 s for loops."""
+        if not shape:
+            self.emit(f"{target} = {value}")
+            return
+        dst, src = self.mod.fresh("t"), self.mod.fresh("s")
+        self.emit(f"{dst} = {target}")
+        self.emit(f"{src} = {value}")
+        idx = [self.mod.fresh("j") for _ in shape]
+        for depth, (j, n) in enumerate(zip(idx, shape)):
+            self.emit("    " * depth + f"for {j} in range({n}):")
+        self.emit("    " * len(shape) + f"{dst}[{', '.join(idx)}] = {src}[{', '.join(idx)}]")
 
     # ------------------------------------------------------------------ control flow
 
@@ -296,8 +312,8 @@ class _Emitter:
             x_names.append(self.mod.fresh("x"))
             inner.emit(f"{x_names[-1]} = {x}[{i}]")
         outs = inner.program(jaxpr, consts + carry + x_names)
-        for y, o in zip(ys, outs[ncarry:]):
-            inner.emit(f"{y}[{i}] = {o}")
+        for y, o, a in zip(ys, outs[ncarry:], jaxpr.out_avals[ncarry:]):
+            inner.store(f"{y}[{i}]", o, a.shape)
         inner._assign(carry, outs[:ncarry])
         self.absorb(inner)
         return carry + ys
