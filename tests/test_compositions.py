@@ -15,6 +15,7 @@ from numbax import (eval_shape, grad, hessian, jacfwd, jacrev, jit, jvp, linear_
 from numbax.tree_util import tree_map, tree_structure
 
 from checks import assert_allclose, check_vjp_adjoint
+from cf_helpers import fd_grad
 
 RNG = np.random.default_rng(1234)
 
@@ -100,17 +101,6 @@ def distinct_vector(n=5, seed=0):
         if np.min(np.abs(np.subtract.outer(x, x)[~np.eye(n, dtype=bool)])) > 0.05 and \
                 (n < 3 or np.sort(d)[-1] - np.sort(d)[-2] > 0.05):
             return x
-
-
-def fd_grad(f, x, eps=1e-6):
-    """Central differences of a scalar numpy-valued function."""
-    x = np.asarray(x, np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
-    return g
 
 
 def fd_jac(f, x, eps=1e-6):
