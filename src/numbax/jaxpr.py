@@ -258,6 +258,25 @@ def has_effects(jaxpr: Jaxpr) -> bool:
                for e in jaxpr.eqns)
 
 
+def reads(jaxpr: Jaxpr) -> set:
+    """The variables jaxpr's equations and outputs read."""
+    out = {v for e in jaxpr.eqns for v in e.invars if type(v) is not Literal}
+    return out | {v for v in jaxpr.outvars if type(v) is not Literal}
+
+
+def rewrite_eqns(jaxpr: Jaxpr, rule) -> Jaxpr:
+    """Replace each equation for which rule(eqn, emit) emits replacements (and returns True)."""
+    eqns: list[JaxprEqn] = []
+    changed = False
+    for e in jaxpr.eqns:
+        if rule(e, eqns.append):
+            changed = True
+        else:
+            eqns.append(e)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts) \
+        if changed else jaxpr
+
+
 def is_scalar_literal_value(x) -> bool:
     t = type(x)
     if t is float or t is int or t is bool:

@@ -14,20 +14,11 @@ Both change only the order of floating-point additions, as any reassociated sum 
 from __future__ import annotations
 
 from ..core import ShapedArray
-from ..jaxpr import Jaxpr, JaxprEqn, Literal, Var
+from ..jaxpr import Jaxpr, JaxprEqn, Literal, Var, reads, rewrite_eqns
 
 
 def _scan_eqns(jaxpr: Jaxpr, rewrite) -> Jaxpr:
-    eqns: list[JaxprEqn] = []
-    changed = False
-    for e in jaxpr.eqns:
-        if e.primitive.name == "scan" and rewrite(e, eqns.append):
-            changed = True
-        else:
-            eqns.append(e)
-    if not changed:
-        return jaxpr
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts)
+    return rewrite_eqns(jaxpr, lambda e, emit: e.primitive.name == "scan" and rewrite(e, emit))
 
 
 def _uses(jaxpr: Jaxpr) -> dict:
@@ -178,8 +169,7 @@ def prune_scan(eqn: JaxprEqn, used: list[bool]) -> JaxprEqn | None:
     carries = body.invars[nc:nc + ncarry]
     while True:
         pruned = dce_jaxpr(body, live_carry + used_ys)
-        read = {v for e in pruned.eqns for v in e.invars if type(v) is not Literal}
-        read.update(v for v in pruned.outvars if type(v) is not Literal)
+        read = reads(pruned)
         new = [lc or c in read for lc, c in zip(live_carry, carries)]
         if new == live_carry:
             break

@@ -74,12 +74,6 @@ def drop_effects(jaxpr: Jaxpr) -> Jaxpr:
     return dce_jaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts))
 
 
-def reads(jaxpr: Jaxpr) -> set:
-    """The variables jaxpr's equations and outputs read."""
-    out = {v for e in jaxpr.eqns for v in e.invars if type(v) is not Literal}
-    return out | {v for v in jaxpr.outvars if type(v) is not Literal}
-
-
 def input_dependence(jaxpr: Jaxpr) -> list[frozenset[int]]:
     """For each output, the indices of the inputs it depends on."""
     deps: dict = {v: frozenset([i]) for i, v in enumerate(jaxpr.invars)}

@@ -177,10 +177,11 @@ def _cond_partial_eval(trace, args, params):
     if trace.is_unknown(index):
         return trace.stage(cond_p, args, params)
     in_uk = [trace.is_unknown(x) for x in ops]
-    out_uk = [False] * len(branches[0].outvars)
-    for b in branches:
-        out_uk = [a or u for a, u in zip(out_uk, pe.partial_eval_jaxpr(b, in_uk)[2])]
-    splits = [pe.partial_eval_jaxpr(b, in_uk, out_uk) for b in branches]
+    splits = [pe.partial_eval_jaxpr(b, in_uk) for b in branches]
+    out_uk = [any(u) for u in zip(*[sp[2] for sp in splits])]
+    # a branch whose outputs are known where another's are not splits again, instantiating them
+    splits = [sp if sp[2] == out_uk else pe.partial_eval_jaxpr(b, in_uk, out_uk)
+              for sp, b in zip(splits, branches)]
     res_avals = [[v.aval for v in known.outvars[len(known.outvars) - nres:]]
                  for known, _, _, nres in splits]
     all_res = [a for r in res_avals for a in r]

@@ -24,11 +24,11 @@ from ..interpreters import ad, batching, partial_eval as pe
 from ..interpreters.ad import (UndefPrimal, Zero, add_tangents, instantiate, is_undefined_primal,
                                tangent_aval)
 from ..interpreters.batching import not_mapped
-from ..jaxpr import Jaxpr, Literal, Var, eval_jaxpr
+from ..jaxpr import Jaxpr, Literal, Var, eval_jaxpr, reads
 from ..passes.dce import dce_jaxpr
 from ..tree_util import tree_flatten, tree_structure, tree_unflatten, treedef_children
 from ._higher_order import (avals_str, drop_effects, drop_invars, fun_name, input_dependence,
-                            permute_invars, permute_outvars, reads, split_list, stage_fun,
+                            permute_invars, permute_outvars, split_list, stage_fun,
                             trace_callable)
 
 while_p = Primitive("while", multiple_results=True)
@@ -128,7 +128,7 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
         carry_nz = new
     body_jvp = ad.jvp_jaxpr(body_jaxpr, bconst_nz + carry_nz, carry_nz)[0]
     n_carry, n_bt = len(carry_nz), sum(bconst_nz)
-    # jvp order (bconsts, carry, bconst_t, carry_t) -> while order (bconsts, bconst_t, carry, carry_t)
+    # jvp order (bconsts, carry, bconst_t, carry_t) -> (bconsts, bconst_t, carry, carry_t)
     order = [*range(nb), *range(nb + n_carry, nb + n_carry + n_bt), *range(nb, nb + n_carry),
              *range(nb + n_carry + n_bt, len(body_jvp.invars))]
     body_jvp = permute_invars(body_jvp, order)
@@ -372,15 +372,13 @@ def _scan_partial_eval(trace, args, params):
     uk = [trace.is_unknown(a) for a in args]
     const_uk, carry_uk, xs_uk = split_list(uk, [nconst, ncarry])
     n_ys = len(jaxpr.outvars) - ncarry
-    while True:
-        out_uk = pe.partial_eval_jaxpr(jaxpr, const_uk + carry_uk + xs_uk,
-                                       carry_uk + [False] * n_ys)[2]
+    while True:  # the split whose carries are unknown exactly where they come in unknown
+        known, unknown, out_uk, nres = pe.partial_eval_jaxpr(
+            jaxpr, const_uk + carry_uk + xs_uk, carry_uk + [False] * n_ys)
         new = [a or b for a, b in zip(carry_uk, out_uk[:ncarry])]
         if new == carry_uk:
             break
         carry_uk = new
-    known, unknown, out_uk, nres = pe.partial_eval_jaxpr(jaxpr, const_uk + carry_uk + xs_uk,
-                                                         carry_uk + [False] * n_ys)
     consts, init, xs = split_list(args, [nconst, ncarry])
     k_consts = [x for x, u in zip(consts, const_uk) if not u]
     k_init = [x for x, u in zip(init, carry_uk) if not u]

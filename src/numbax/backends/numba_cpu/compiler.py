@@ -10,7 +10,7 @@ import time
 import weakref
 
 from ... import config as _config
-from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var
+from ...jaxpr import Jaxpr, JaxprEqn, Literal, Var, rewrite_eqns
 from ...passes import optimize_jaxpr
 from ...passes.loops import hoist_scan_products, scan_accumulators_to_products
 from .cache import load_kernel
@@ -101,19 +101,6 @@ def _describe(jaxpr: Jaxpr) -> str:
 _executables: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _rewrite(jaxpr: Jaxpr, rule) -> Jaxpr:
-    """Replace each equation for which rule(eqn, emit) emits replacements (and returns True)."""
-    eqns: list[JaxprEqn] = []
-    changed = False
-    for e in jaxpr.eqns:
-        if rule(e, eqns.append):
-            changed = True
-        else:
-            eqns.append(e)
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns, jaxpr.consts) \
-        if changed else jaxpr
-
-
 def fold_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
     """`transpose(a @ b)` -> `b.T @ a.T` as one dot_general with its operands swapped, so
     reverse mode's weight gradients come out of BLAS in the layout they are returned in."""
@@ -133,7 +120,7 @@ def fold_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
         params = dict(src.params, dimension_numbers=((rc, lc), ((), ())))
         emit(JaxprEqn(src.primitive, [rhs, lhs], params, e.outvars))
         return True
-    return _rewrite(jaxpr, rule)
+    return rewrite_eqns(jaxpr, rule)
 
 
 def outer_dots_to_mul(jaxpr: Jaxpr) -> Jaxpr:
@@ -180,7 +167,7 @@ def outer_dots_to_mul(jaxpr: Jaxpr) -> Jaxpr:
         b = operand(rhs, rc, rb, rf, len(lb) + len(lf), out.aval.shape, emit)
         emit(JaxprEqn(mul_p, [a, b], {}, [out]))
         return True
-    return _rewrite(jaxpr, rule)
+    return rewrite_eqns(jaxpr, rule)
 
 
 def prepare(jaxpr: Jaxpr) -> Jaxpr:

@@ -15,6 +15,7 @@ import functools
 import numpy as np
 
 from ...jaxpr import Literal, has_effects
+from .blas import DotLayout
 from .codegen import Segment, append_nest
 from .native import CONTROL_FLOW, Unsupported, log_fallback, lower_equation
 from .partition import HostCall, Plan
@@ -60,13 +61,8 @@ def _dot_general(lhs: str, rhs: str, eqn) -> "str | _Alloc":
     """dot_general as one numpy matmul/dot on (views of) the operands: BLAS for floats. Returns
     the source, or, when the product is the output as it is, an `_Alloc` (which may write it
     into a scratch buffer with `out=`)."""
-    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     la, ra = eqn.invars[0].aval, eqn.invars[1].aval
-    lf = [d for d in range(la.ndim) if d not in lc and d not in lb]
-    rf = [d for d in range(ra.ndim) if d not in rc and d not in rb]
-    size = lambda shape, dims: int(np.prod([shape[d] for d in dims], dtype=np.int64))  # noqa
-    B, M, N, K = size(la.shape, lb), size(la.shape, lf), size(ra.shape, rf), size(la.shape, lc)
-    out_shape = eqn.outvars[0].aval.shape
+    lay = DotLayout(eqn)
 
     def arrange(name, shape, order, target):
         expr = name
@@ -75,22 +71,15 @@ def _dot_general(lhs: str, rhs: str, eqn) -> "str | _Alloc":
         if tuple(shape[d] for d in order) != target:
             expr = f"{expr}.reshape({target})"
         return expr
-    if lb:
-        left = arrange(lhs, la.shape, [*lb, *lf, *lc], (B, M, K))
-        right = arrange(rhs, ra.shape, [*rb, *rc, *rf], (B, K, N))
-        fn, natural = "np.matmul", (B, M, N)
-    else:
-        left = arrange(lhs, la.shape, [*lf, *lc], (M, K) if lf else (K,))
-        right = arrange(rhs, ra.shape, [*rc, *rf], (K, N) if rf else (K,))
-        fn = "np.dot"
-        natural = tuple(d for d, keep in ((M, lf), (N, rf)) if keep)
-    reshape = out_shape if natural != out_shape else None
+    left, right = arrange(lhs, la.shape, *lay.left), arrange(rhs, ra.shape, *lay.right)
+    fn = "np.matmul" if lay.batched else "np.dot"
+    reshape = lay.out_shape if lay.natural != lay.out_shape else None
     pet = eqn.params.get("preferred_element_type")
     if pet is not None and np.dtype(pet) != np.result_type(la.dtype, ra.dtype):
         expr = f"{fn}({left}, {right})"
         expr = f"np.reshape({expr}, {reshape})" if reshape is not None else expr
         return f"({expr}).astype(np.{np.dtype(pet).name})"
-    return _Alloc(None, natural, eqn.outvars[0].aval.dtype, (fn, [left, right]), reshape)
+    return _Alloc(None, lay.natural, eqn.outvars[0].aval.dtype, (fn, [left, right]), reshape)
 
 
 class HostProgram:
@@ -228,7 +217,7 @@ class HostProgram:
         for v, o in zip(eqn.outvars, outs):
             self.names[v] = o
             if native is not None:  # numba returns C arrays; float32 scalars come back as float
-                if not v.aval.ndim:
+                if not v.aval.ndim and v.aval.dtype not in NATIVE:
                     self.lines.append(f"{o} = np.{v.aval.dtype.name}({o})")
             elif eqn.primitive.name != "dot_general":  # numpy's products are C-contiguous
                 fix = "np.ascontiguousarray" if v.aval.ndim else "_scalar"
@@ -236,7 +225,7 @@ class HostProgram:
 
     def _native(self, step: HostCall):
         """(name in env, constants it takes) of the native function for a control-flow
-        equation, or None to run it interpreted."""
+        equation, or None to loop in Python over its compiled body."""
         try:
             source, consts = lower_equation(step.eqn)
             fn = self.load_kernel(source, "run")

@@ -8,7 +8,8 @@ can inline them into the loop; nested control flow nests the statements. Every v
 C-contiguous array or a scalar, so numba types each variable once across iterations.
 
 A body using something with no nopython form (a LAPACK call, sort, an integer matmul) raises
-`Unsupported`; the host program then runs the equation through its interpreted implementation.
+`Unsupported`; the host program then runs the equation's implementation, a Python loop over
+the compiled body (`host.run_compiled`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ... import config as _config
 from ...jaxpr import Jaxpr, Literal
+from .blas import DotLayout
 from .codegen import HEADER, HELPER_IMPORTS, Segment, append_nest
 from .partition import HostCall, Plan
 from .scalar_ops import literal, numba_type
@@ -35,7 +37,7 @@ def _print_unwrapped(ranks, impl, params, *args):
 
 
 class Unsupported(Exception):
-    """The equation has no native lowering (yet); the caller falls back to interpretation."""
+    """The equation has no native lowering (yet); the caller loops in Python instead."""
 
 
 class NativeModule:
@@ -209,34 +211,24 @@ class _Emitter:
     # ------------------------------------------------------------------ BLAS
 
     def _dot(self, eqn, ins) -> str:
-        (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
         (la, ra), out = [v.aval for v in eqn.invars], eqn.outvars[0].aval
         pet = eqn.params.get("preferred_element_type")
         if la.dtype != ra.dtype or la.dtype.kind != "f" or not la.ndim or not ra.ndim or \
                 (pet is not None and np.dtype(pet) != out.dtype):
             raise Unsupported(f"dot_general of {la.str_short()} and {ra.str_short()} in a loop")
-        lf = [d for d in range(la.ndim) if d not in lc and d not in lb]
-        rf = [d for d in range(ra.ndim) if d not in rc and d not in rb]
-        size = lambda shape, dims: int(np.prod([shape[d] for d in dims], dtype=np.int64))  # noqa
-        B, M, N, K = size(la.shape, lb), size(la.shape, lf), size(ra.shape, rf), \
-            size(la.shape, lc)
+        lay = DotLayout(eqn)
+        left, right = _arrange(ins[0], la.shape, *lay.left), _arrange(ins[1], ra.shape, *lay.right)
         r = self.mod.fresh("d")
-        if lb:
-            left = _arrange(ins[0], la.shape, [*lb, *lf, *lc], (B, M, K))
-            right = _arrange(ins[1], ra.shape, [*rb, *rc, *rf], (B, K, N))
+        if lay.batched:
             b = self.mod.fresh("b")
-            self.emit(f"{r} = np.empty({(B, M, N)}, np.{out.dtype.name})")
-            self.emit(f"for {b} in range({B}):")
+            self.emit(f"{r} = np.empty({lay.natural}, np.{out.dtype.name})")
+            self.emit(f"for {b} in range({lay.B}):")
             inner = self.nested()
-            inner.store(f"{r}[{b}]", f"np.dot({left}[{b}], {right}[{b}])", (M, N))
+            inner.store(f"{r}[{b}]", f"np.dot({left}[{b}], {right}[{b}])", (lay.M, lay.N))
             self.absorb(inner)
-            natural = (B, M, N)
         else:
-            left = _arrange(ins[0], la.shape, [*lf, *lc], (M, K) if lf else (K,))
-            right = _arrange(ins[1], ra.shape, [*rc, *rf], (K, N) if rf else (K,))
             self.emit(f"{r} = np.dot({left}, {right})")
-            natural = tuple(d for d, keep in ((M, lf), (N, rf)) if keep)
-        if natural != out.shape:
+        if lay.natural != out.shape:
             self.emit(f"{r} = {r}.reshape({out.shape})")
         return r
 
@@ -333,7 +325,7 @@ CONTROL_FLOW = frozenset(_CONTROL)
 
 
 def log_fallback(eqn, reason: str):
-    _config.log("jit: %s runs interpreted (%s)", eqn.primitive.name, reason)
+    _config.log("jit: %s loops in Python over its compiled body (%s)", eqn.primitive.name, reason)
 
 
 __all__ = ["CONTROL_FLOW", "NativeModule", "PRINTERS", "Unsupported", "lower_equation"]
