@@ -593,7 +593,8 @@ def _stage(fun, args, kwargs, transform: str):
 
     names = _arg_names(fun, list(args) + list(kwargs.values()),
                        [len(tree_flatten(a)[0]) for a in list(args) + list(kwargs.values())])
-    jaxpr = trace_to_jaxpr(flat_fun, avals, names, _fun_name(fun), transform)
+    with batching.staging_for_compilation():
+        jaxpr = trace_to_jaxpr(flat_fun, avals, names, _fun_name(fun), transform)
     return jaxpr, in_tree, store["out_tree"], flat
 
 

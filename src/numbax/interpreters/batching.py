@@ -6,6 +6,8 @@ a rule must.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import weakref
 from typing import Callable, Sequence
 
@@ -17,6 +19,29 @@ not_mapped = None
 
 #: rule(axis_size, vals, dims, **params) -> (out, out_dim) or (outs, out_dims)
 primitive_batchers: dict = {}
+
+
+class _Mode(threading.local):
+    def __init__(self):
+        self.compiling = 0
+
+
+_mode = _Mode()
+
+
+@contextlib.contextmanager
+def staging_for_compilation():
+    """Marks tracing whose result will be compiled (jit, make_jaxpr). Rules may then choose the
+    strategy that suits compiled loops over the one that suits eager numpy (see while_loop's)."""
+    _mode.compiling += 1
+    try:
+        yield
+    finally:
+        _mode.compiling -= 1
+
+
+def staged_for_compilation() -> bool:
+    return _mode.compiling > 0
 
 
 class BatchTracer(Tracer):
@@ -149,7 +174,7 @@ def batch_jaxpr(jaxpr: Jaxpr, axis_size: int, in_batched: Sequence[bool],
     even if they do not depend on a batched input."""
     force = ((force_out_batched,) * len(jaxpr.outvars) if isinstance(force_out_batched, bool)
              else tuple(force_out_batched))
-    key = (axis_size, tuple(in_batched), force)
+    key = (axis_size, tuple(in_batched), force, staged_for_compilation())
     cache = _batch_cache.setdefault(jaxpr, {})
     if key in cache:
         return cache[key]

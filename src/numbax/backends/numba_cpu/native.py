@@ -295,7 +295,7 @@ class _Emitter:
         for a in jaxpr.out_avals[ncarry:]:
             ys.append(self.mod.fresh("ys"))
             self.emit(f"{ys[-1]} = np.empty({(length,) + a.shape}, np.{a.dtype.name})")
-        k, i = self.mod.fresh("k"), self.mod.fresh("i")
+        k, i = self.mod.fresh("step"), self.mod.fresh("i")
         self.emit(f"for {k} in range({length}):")
         inner = self.nested()
         inner.emit(f"{i} = {length - 1} - {k}" if reverse else f"{i} = {k}")
