@@ -13,6 +13,9 @@ from .. import lax
 from .. import numpy as jnp
 
 
+_F_NOISE = 1e-10  # relative size of f's rounding error assumed by the approximate conditions
+
+
 class LineSearchResult(NamedTuple):
     alpha: object      # the accepted step length (0 if none)
     f: object          # objective at x + alpha p
@@ -83,13 +86,16 @@ def line_search(value_and_grad: Callable, x, p, f0, g0, alpha1, *, c1: float = 1
         f, g, d, bad = evaluate(a)
         armijo_fails = f > f0 + c1 * a * d0
         curvature_ok = jnp.abs(d) <= -c2 * d0
+        # Near a minimum, changes in f fall below its rounding error and the decrease test
+        # fails by noise; Hager & Zhang's approximate Wolfe conditions judge by the slope then
+        approx = curvature_ok & (d <= (2 * c1 - 1) * d0) & (f <= f0 + _F_NOISE * jnp.abs(f0))
         # bracketing phase (Algorithm 3.5)
-        b_to_zoom_hi = armijo_fails | ((s.i > 0) & (f >= s.f_lo))   # bracket [previous, a]
-        b_done = ~b_to_zoom_hi & curvature_ok
-        b_to_zoom_lo = ~b_to_zoom_hi & ~b_done & (d >= 0)             # bracket [a, previous]
+        b_to_zoom_hi = ~approx & (armijo_fails | ((s.i > 0) & (f >= s.f_lo)))  # [previous, a]
+        b_done = approx | (~b_to_zoom_hi & curvature_ok)
+        b_to_zoom_lo = ~b_to_zoom_hi & ~b_done & (d >= 0)                     # [a, previous]
         # zoom phase (Algorithm 3.6)
-        z_shrink_hi = armijo_fails | (f >= s.f_lo)
-        z_done = ~z_shrink_hi & curvature_ok
+        z_shrink_hi = ~approx & (armijo_fails | (f >= s.f_lo))
+        z_done = approx | (~z_shrink_hi & curvature_ok)
         z_flip = ~z_shrink_hi & ~z_done & (d * (s.a_hi - s.a_lo) >= 0)
         zoom = s.zoom
         done = jnp.where(zoom, z_done, b_done)

@@ -3,7 +3,8 @@
 Only rewrites that are exact in IEEE arithmetic (NaN, inf and the sign of zero included):
 `x * 1`, `1 * x`, `x / 1`, `x - 0`, integer `x + 0`, `integer_pow[y=1]`, `neg (neg x)`, a
 conversion to the dtype x already has (it only drops weak typing) are x; `x * -1` is `neg x`;
-`a + neg b` is `a - b` and `a - neg b` is `a + b` (IEEE defines a - b as a + (-b)); an
+`a + neg b` is `a - b` and `a - neg b` is `a + b` (IEEE defines a - b as a + (-b)); a
+dot_general with a scalar operand is a mul; an
 elementwise equation on scalar literals is folded into a literal. Commutative operands are put in
 a canonical order so that CSE sees `a * b` and `b * a` as the same expression.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..jaxpr import Jaxpr, JaxprEqn, Literal
-from ..primitives.elementwise import add_p, neg_p, sub_p
+from ..primitives.elementwise import add_p, mul_p, neg_p, sub_p
 
 _COMMUTATIVE = frozenset(["add", "mul", "max", "min", "eq", "ne", "and", "or", "xor"])
 _FOLDABLE = frozenset(["add", "sub", "mul", "div", "neg", "max", "min", "integer_pow", "pow",
@@ -54,7 +55,7 @@ def _identity_operand(eqn: JaxprEqn):
 
 def _rewrite(eqn: JaxprEqn, producer: dict) -> JaxprEqn:
     """eqn as a cheaper equation of the same count: `x * -1` -> `neg x`, `a + neg b` -> `a - b`,
-    `a - neg b` -> `a + b`."""
+    `a - neg b` -> `a + b`, `dot_general(scalar, x)` -> `scalar * x`."""
     name, ins, out = eqn.primitive.name, eqn.invars, eqn.outvars[0]
 
     def fits(v):   # weak typing aside, v has the result's type
@@ -77,6 +78,13 @@ def _rewrite(eqn: JaxprEqn, producer: dict) -> JaxprEqn:
         nb = negated(ins[1])
         if nb is not None and fits(ins[0]):
             return JaxprEqn(add_p, [ins[0], nb], {}, eqn.outvars)
+    elif name == "dot_general" and any(v.aval.ndim == 0 for v in ins) and \
+            all(v.aval.dtype == out.aval.dtype for v in ins):
+        # a product with a scalar operand contracts nothing: it is an elementwise product
+        # (transposing a dot with a scalar cotangent makes these), which fuses
+        other = ins[1] if ins[0].aval.ndim == 0 else ins[0]
+        if other.aval.shape == out.aval.shape:
+            return JaxprEqn(mul_p, list(ins), {}, eqn.outvars)
     return eqn
 
 

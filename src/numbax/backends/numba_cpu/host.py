@@ -71,6 +71,8 @@ def _dot_general(lhs: str, rhs: str, eqn) -> "str | _Alloc":
         if tuple(shape[d] for d in order) != target:
             expr = f"{expr}.reshape({target})"
         return expr
+    lhs, rhs = [f"np.asarray({x})" if type(v) is Literal else x
+                for x, v in zip((lhs, rhs), eqn.invars)]
     left, right = arrange(lhs, la.shape, *lay.left), arrange(rhs, ra.shape, *lay.right)
     fn = "np.matmul" if lay.batched else "np.dot"
     reshape = lay.out_shape if lay.natural != lay.out_shape else None
