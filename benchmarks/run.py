@@ -27,8 +27,9 @@ sys.path.insert(0, str(HERE.parent / "src"))      # benchmark the working tree
 sys.path.insert(0, str(HERE))
 
 MODULES = {"W1": "w1_elementwise", "W2": "w2_logreg", "W3": "w3_mlp", "W4": "w4_per_example",
-           "W5": "w5_hessian", "W7": "w7_dispatch", "W8": "w8_latency", "W9": "w9_logistic_map",
-           "W10": "w10_eqn_count", "W11": "w11_scan_rnn"}
+           "W5": "w5_hessian", "W6": "w6_fit", "W6B": "w6b_toys", "W7": "w7_dispatch",
+           "W8": "w8_latency", "W9": "w9_logistic_map", "W10": "w10_eqn_count",
+           "W11": "w11_scan_rnn"}
 SETTINGS = {False: dict(repeats=21, min_time=0.02, budget=2.0),
             True: dict(repeats=7, min_time=0.01, budget=0.3)}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")

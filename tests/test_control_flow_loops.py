@@ -334,6 +334,25 @@ def test_vmap_while_finished_lanes_are_frozen():
     assert_allclose(vmap(jit(f))(xs), ref, rtol=0, atol=0)
 
 
+def test_vmap_while_strategy_compiled_per_lane_eager_masked():
+    """Staged for compilation, lanes with their own trip counts run one after another (a scan
+    over lanes of the unbatched loop); eagerly they advance together, masked."""
+    from numbax import make_jaxpr
+    f = lambda x: lax.while_loop(lambda c: c < 100.0, lambda c: c * 10.0, x)
+    staged = make_jaxpr(vmap(f))(np.ones(3))
+    assert [e.primitive.name for e in staged.eqns] == ["scan"]
+    inner = staged.eqns[0].params["jaxpr"]
+    assert [e.primitive.name for e in inner.eqns] == ["while"]
+    assert inner.eqns[0].invars[0].aval.shape == ()  # one lane's loop, unbatched
+    # with a batched constant alongside an unbatched one, in a pytree carry
+    g = lambda x, k: lax.while_loop(lambda c: c[0] < k, lambda c: (c[0] + x, c[1] + 1), (x, 0))
+    xs = np.array([0.5, 3.0, 30.0])
+    ref = [g(x, 10.0) for x in xs]
+    out = jit(vmap(g, in_axes=(0, None)))(xs, 10.0)
+    assert_allclose(out[0], [r[0] for r in ref], rtol=0, atol=0)
+    assert_allclose(out[1], [r[1] for r in ref], rtol=0, atol=0)
+
+
 def test_vmap_while_batched_body_constant_unbatched_predicate():
     # the trip count does not depend on the lane (the counter is unbatched), the values do
     def f(x, n):

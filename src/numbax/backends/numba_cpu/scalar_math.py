@@ -186,13 +186,10 @@ _TWO_SQRTPI = 1.1283791670955125739  # 2 / sqrt(pi)
 
 
 @_jit
-def _erfinv_guess(ax):
-    """M. Giles' single-precision erfinv approximation (rel err < ~4e-7 while 1 - ax > ~6e-8),
-    and past that (where Giles' polynomial is extrapolating) the erfc asymptotics
-    erfc(y) ~ exp(-y^2) / (y sqrt(pi)) (1 - 1/(2 y^2)) solved by fixed-point iteration."""
-    w = -math.log((1.0 - ax) * (1.0 + ax))
+def _erf_guess(w, ax, c):
+    """_erfinv_guess given w = -log(1 - ax^2) and c = 1 - ax, which erfcinv knows exactly."""
     if w > 16.0:
-        t = -math.log(1.0 - ax)
+        t = -math.log(c)
         y = math.sqrt(t)
         for _ in range(3):
             y = math.sqrt(t - math.log(y * 1.7724538509055160273) + math.log1p(-0.5 / (y * y)))
@@ -220,6 +217,14 @@ def _erfinv_guess(ax):
         p = 1.00167406 + p * w
         p = 2.83297682 + p * w
     return p * ax
+
+
+@_jit
+def _erfinv_guess(ax):
+    """M. Giles' single-precision erfinv approximation (rel err < ~4e-7 while 1 - ax > ~6e-8),
+    and past that (where Giles' polynomial is extrapolating) the erfc asymptotics
+    erfc(y) ~ exp(-y^2) / (y sqrt(pi)) (1 - 1/(2 y^2)) solved by fixed-point iteration."""
+    return _erf_guess(-math.log((1.0 - ax) * (1.0 + ax)), ax, 1.0 - ax)
 
 
 @_jit
@@ -489,3 +494,369 @@ def polygamma(m, x):
 @_jit
 def polygamma_f32(m, x):
     return np.float32(_polygamma64(m, np.float64(x)))
+
+
+# --------------------------------------------------------------------------- ndtri
+
+_SQRT2 = 1.4142135623730950488
+
+
+@_jit
+def _erfcinv_tail(c):
+    """y > 0 with erfc(y) = c for 0 < c < 0.5: Giles' guess from the exact c, then Halley steps
+    on erfc (whose relative accuracy survives in the tail, where 1 - c would round to 1).
+    Below 1e-290, where erfc(y) would be subnormal, the asymptotic series of log erfc instead."""
+    if c < 1e-290:
+        t = -math.log(c)
+        y = math.sqrt(t)
+        for _ in range(8):  # contracts by ~1 / (2 y^2) < 1e-3 per step
+            r = 0.5 / (y * y)
+            ser = 1.0 - r * (1.0 - 3.0 * r * (1.0 - 5.0 * r * (1.0 - 7.0 * r * (1.0 - 9.0 * r))))
+            y = math.sqrt(t - math.log(y * 1.7724538509055160273) + math.log(ser))
+        return y
+    y = _erf_guess(-math.log(c * (2.0 - c)), 1.0 - c, c)
+    for _ in range(8):
+        u = (math.erfc(y) - c) / (-_TWO_SQRTPI * math.exp(-y * y))
+        d = u / (1.0 + y * u)
+        y -= d
+        if abs(d) <= 1e-17 * y:
+            break
+    return y
+
+
+@_jit
+def _ndtri64(p):
+    if p != p or p < 0.0 or p > 1.0:
+        return _NAN
+    if p == 0.0:
+        return -_INF
+    if p == 1.0:
+        return _INF
+    if p < 0.25:
+        return -_SQRT2 * _erfcinv_tail(2.0 * p)
+    if p > 0.75:
+        return _SQRT2 * _erfcinv_tail(2.0 * (1.0 - p))  # 1 - p is exact for p >= 0.5
+    return _SQRT2 * _erfinv64(2.0 * p - 1.0)  # 2p - 1 is exact on [0.25, 0.75]
+
+
+@_jit
+def ndtri(p):
+    """scipy.special.ndtri, the standard normal quantile: 0 -> -inf, 1 -> inf, outside -> nan."""
+    return _float_of(_ndtri64(np.float64(p)), p)
+
+
+@_jit
+def ndtri_f32(p):
+    return np.float32(_ndtri64(np.float64(p)))
+
+
+# --------------------------------------------------------------------------- incomplete gamma
+
+_MAXITER = 100000  # the series and fractions need O(sqrt(a)) terms where x is close to a
+_FPMIN = 1e-300
+_LOG_SQRT_2PI = 0.91893853320467274178  # log(sqrt(2 pi))
+_EULER_GAMMA = 0.57721566490153286061
+
+
+def _zeta_int_table():
+    # zeta(n), n = 2..42, for the Taylor series of lgamma(1 + x) about 0
+    return np.array([_hurwitz_zeta.py_func(float(n), 1.0) for n in range(2, 43)])
+
+
+_ZETA_INT = _zeta_int_table()
+
+
+@_jit
+def _lgam1p_taylor(x):
+    if x == 0.0:
+        return 0.0
+    res = -_EULER_GAMMA * x
+    xfac = -x
+    for n in range(2, 42):
+        xfac *= -x
+        coeff = _ZETA_INT[n - 2] * xfac / n
+        res += coeff
+        if abs(coeff) < _MACHEP * abs(res):
+            break
+    return res
+
+
+@_jit
+def _lgam1p(x):
+    """lgamma(1 + x), accurate for small x (cephes lgam1p)."""
+    if abs(x) <= 0.5:
+        return _lgam1p_taylor(x)
+    if abs(x - 1.0) < 0.5:
+        return math.log(x) + _lgam1p_taylor(x - 1.0)
+    return math.lgamma(x + 1.0)
+
+
+@_jit
+def _lgamma_corr(z):
+    """lgamma(z) - ((z - 1/2) log z - z + log sqrt(2 pi)): Stirling's series, for z >= 10."""
+    r = 1.0 / z
+    r2 = r * r
+    return r * (1.0 / 12.0 + r2 * (-1.0 / 360.0 + r2 * (1.0 / 1260.0 + r2 * (
+        -1.0 / 1680.0 + r2 * (1.0 / 1188.0 + r2 * (-691.0 / 360360.0 + r2 * (
+            1.0 / 156.0 + r2 * (-3617.0 / 122400.0))))))))
+
+
+@_jit
+def _log1pmx_ratio(x, x0):
+    """log(x / x0) - (x - x0) / x0, i.e. log1p(d) - d for d = x / x0 - 1, without the
+    cancellation near x0 (series) and without rounding 1 + d when x << x0 (log of the ratio)."""
+    d = (x - x0) / x0
+    if abs(d) < 0.25:
+        s = 0.0
+        p = d
+        for n in range(2, 60):
+            p *= -d
+            t = p / n
+            s += t
+            if abs(t) <= _MACHEP * abs(s):
+                break
+        return s
+    return math.log(x / x0) - d
+
+
+@_jit
+def _igam_fac(a, x):
+    """x**a exp(-x) / Gamma(a). For large a through Stirling's series, so that a log x, x and
+    lgamma(a) do not cancel (their rounding errors would grow like a eps)."""
+    if a < 10.0:
+        return math.exp(a * math.log(x) - x - math.lgamma(a))
+    return math.exp(a * _log1pmx_ratio(x, a) - _lgamma_corr(a)) * math.sqrt(a / (2.0 * math.pi))
+
+
+@_jit
+def _igam_series(a, x):
+    """P(a, x) = x**a e**-x / Gamma(a + 1) * sum_n x**n / ((a + 1)...(a + n))."""
+    fac = _igam_fac(a, x)
+    if fac == 0.0:
+        return 0.0
+    r = a
+    c = 1.0
+    s = 1.0
+    for _ in range(_MAXITER):
+        r += 1.0
+        c *= x / r
+        s += c
+        if c <= _MACHEP * s:
+            break
+    return s * fac / a
+
+
+@_jit
+def _igamc_series(a, x):
+    """Q(a, x) for x <= 1.1, from the power series of gamma(a, x) (cephes)."""
+    fac = 1.0
+    s = 0.0
+    for n in range(1, 2000):
+        fac *= -x / n
+        term = fac / (a + n)
+        s += term
+        if abs(term) <= _MACHEP * abs(s):
+            break
+    logx = math.log(x)
+    return -math.expm1(a * logx - _lgam1p(a)) - math.exp(a * logx - math.lgamma(a)) * s
+
+
+@_jit
+def _igamc_cf(a, x):
+    """Q(a, x) for x > 1.1, x >= a: Legendre's continued fraction by the modified Lentz method."""
+    fac = _igam_fac(a, x)
+    if fac == 0.0:
+        return 0.0
+    b = x + 1.0 - a
+    c = 1.0 / _FPMIN
+    d = 1.0 / b
+    h = d
+    for i in range(1, _MAXITER):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        if abs(d) < _FPMIN:
+            d = _FPMIN
+        c = b + an / c
+        if abs(c) < _FPMIN:
+            c = _FPMIN
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) <= _MACHEP:
+            break
+    return fac * h
+
+
+@_jit
+def _igam_edge(a, x, lower):
+    """P (lower) or Q at the edges scipy defines (NaN included); elsewhere -1, which neither
+    function takes."""
+    if a != a or x != x or a < 0.0 or x < 0.0:
+        return _NAN
+    if a == 0.0:
+        if x > 0.0:
+            return 1.0 if lower else 0.0
+        return _NAN
+    if x == 0.0:
+        return 0.0 if lower else 1.0
+    if a == _INF:
+        if x == _INF:
+            return _NAN
+        return 0.0 if lower else 1.0
+    if x == _INF:
+        return 1.0 if lower else 0.0
+    return -1.0
+
+
+@_jit
+def _igamc64(a, x):
+    e = _igam_edge(a, x, False)
+    if e != -1.0:
+        return e
+    # cephes' choice of method (without its uniform asymptotic expansion for large a ~ x)
+    if x > 1.1:
+        if x < a:
+            return 1.0 - _igam_series(a, x)
+        return _igamc_cf(a, x)
+    if x <= 0.5:
+        if -0.4 / math.log(x) < a:
+            return 1.0 - _igam_series(a, x)
+        return _igamc_series(a, x)
+    if x * 1.1 < a:
+        return 1.0 - _igam_series(a, x)
+    return _igamc_series(a, x)
+
+
+@_jit
+def _igam64(a, x):
+    e = _igam_edge(a, x, True)
+    if e != -1.0:
+        return e
+    if x > 1.0 and x > a:
+        return 1.0 - _igamc64(a, x)
+    return _igam_series(a, x)
+
+
+@_jit
+def igamma(a, x):
+    """scipy.special.gammainc(a, x), the regularised lower incomplete gamma function P(a, x):
+    nan for a < 0, x < 0, (0, 0) and (inf, inf); P(0, x > 0) = 1."""
+    return _float_of(_igam64(np.float64(a), np.float64(x)), x)
+
+
+@_jit
+def igamma_f32(a, x):
+    return np.float32(_igam64(np.float64(a), np.float64(x)))
+
+
+@_jit
+def igammac(a, x):
+    """scipy.special.gammaincc(a, x) = Q(a, x) = 1 - P(a, x), accurate where it is small."""
+    return _float_of(_igamc64(np.float64(a), np.float64(x)), x)
+
+
+@_jit
+def igammac_f32(a, x):
+    return np.float32(_igamc64(np.float64(a), np.float64(x)))
+
+
+# --------------------------------------------------------------------------- incomplete beta
+
+@_jit
+def _log_beta_power(a, b, x, y):
+    """log(x**a y**b / B(a, b)) for y = 1 - x. Large parameters go through Stirling's series so
+    that lgamma(a) + lgamma(b) - lgamma(a + b) does not cancel against a log x + b log y; logs
+    come from whichever of x, y is exact (the one not computed as 1 - the other)."""
+    lx = math.log(x) if x <= 0.5 else math.log1p(-y)
+    ly = math.log(y) if y <= 0.5 else math.log1p(-x)
+    s = a + b
+    if a >= 10.0 and b >= 10.0:
+        return (a * _log1pmx_ratio(x, a / s) + b * _log1pmx_ratio(y, b / s)
+                + 0.5 * math.log(a / s * b) - _LOG_SQRT_2PI
+                - (_lgamma_corr(a) + _lgamma_corr(b) - _lgamma_corr(s)))
+    if b >= 10.0:  # a small: lgamma(b) - lgamma(a + b) by Stirling
+        return (a * (lx + math.log(s)) + b * ly + (b - 0.5) * math.log1p(a / b) - a
+                - math.lgamma(a) - _lgamma_corr(b) + _lgamma_corr(s))
+    if a >= 10.0:
+        return (b * (ly + math.log(s)) + a * lx + (a - 0.5) * math.log1p(b / a) - b
+                - math.lgamma(b) - _lgamma_corr(a) + _lgamma_corr(s))
+    return a * lx + b * ly - math.lgamma(a) - math.lgamma(b) + math.lgamma(s)
+
+
+@_jit
+def _betacf(a, b, x, y, maxiter):
+    """The continued fraction of I_x(a, b) (Numerical Recipes' betacf, modified Lentz), and
+    whether it converged within maxiter steps. y = 1 - x."""
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = 1.0
+    d = (a * y + 1.0 - b * x) / qap  # 1 - qab x / qap, which cancels near the switch point
+    if abs(d) < _FPMIN:
+        d = _FPMIN
+    d = 1.0 / d
+    h = d
+    for m in range(1, maxiter):
+        m2 = 2.0 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        if abs(d) < _FPMIN:
+            d = _FPMIN
+        c = 1.0 + aa / c
+        if abs(c) < _FPMIN:
+            c = _FPMIN
+        d = 1.0 / d
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        if abs(d) < _FPMIN:
+            d = _FPMIN
+        c = 1.0 + aa / c
+        if abs(c) < _FPMIN:
+            c = _FPMIN
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) <= _MACHEP:
+            return h, True
+    return h, False
+
+
+@_jit
+def _betainc64(a, b, x):
+    if a != a or b != b or x != x or a < 0.0 or b < 0.0 or x < 0.0 or x > 1.0:
+        return _NAN
+    if (a == 0.0 and b == 0.0) or (a == _INF and b == _INF):
+        return _NAN
+    if x == 0.0:
+        return 0.0
+    if x == 1.0:
+        return 1.0
+    if a == 0.0 or b == _INF:
+        return 1.0
+    if b == 0.0 or a == _INF:
+        return 0.0
+    y = 1.0 - x
+    if x > (a + 1.0) / (a + b + 2.0):  # the fraction converges fast on the other side
+        r = 1.0 - math.exp(_log_beta_power(b, a, y, x)) * _betacf(b, a, y, x, _MAXITER)[0] / b
+        # 1 - v loses ~log10(1/r) digits (small b). This side's fraction, where it converges,
+        # loses ~log10(a) (measured against mpmath): take it when that is the smaller loss
+        if r < 0.2 and a * r < 1.0:
+            h, ok = _betacf(a, b, x, y, 500)
+            if ok:
+                return math.exp(_log_beta_power(a, b, x, y)) * h / a
+        return r
+    return math.exp(_log_beta_power(a, b, x, y)) * _betacf(a, b, x, y, _MAXITER)[0] / a
+
+
+@_jit
+def betainc(a, b, x):
+    """scipy.special.betainc(a, b, x), the regularised incomplete beta function I_x(a, b):
+    nan outside 0 <= x <= 1, for negative a or b and for a = b = 0 or a = b = inf."""
+    return _float_of(_betainc64(np.float64(a), np.float64(b), np.float64(x)), x)
+
+
+@_jit
+def betainc_f32(a, b, x):
+    return np.float32(_betainc64(np.float64(a), np.float64(b), np.float64(x)))
