@@ -1,6 +1,8 @@
 """Activation functions and normalisers written to be stable in value and in gradient."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import numpy as jnp
 from .numpy._promote import asarray_arg, promote_dtypes
 from .primitives import elementwise as ew
@@ -54,11 +56,14 @@ def gelu(x, approximate: bool = True):
     return jnp.multiply(jnp.multiply(0.5, x), jnp.add(1.0, erf))
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
     """log(sum(b * exp(a))) with the maximum shifted out (stop_gradient on the shift, which
-    cancels exactly, so the gradient is the softmax)."""
+    cancels exactly, so the gradient is the softmax). A negative sum gives NaN unless
+    return_sign, which returns (log|sum|, sign), as JAX and scipy; `where` masks out elements."""
     a = asarray_arg(a)
     (a,) = promote_dtypes("logsumexp", a, to_inexact=True)
+    if where is not None:
+        a = jnp.where(where, a, -np.inf)
     if b is not None:
         a, b = jnp.broadcast_arrays(*promote_dtypes("logsumexp", a, asarray_arg(b)))
     amax = jnp.max(a, axis=axis, keepdims=True)
@@ -74,6 +79,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         sign = jnp.squeeze(sign, axis=axis if axis is not None else None) if jnp.ndim(a) else sign
     if return_sign:
         return out, sign
+    if b is not None:
+        out = jnp.where(jnp.less(sign, 0), np.nan, out)
     return out
 
 

@@ -38,10 +38,7 @@ def bfgs(value_and_grad: Callable, x0, *, maxiter: int, gtol: float, maxls: int)
     n = x0.shape[0]
     eye = jnp.eye(n, dtype=x0.dtype)
     f0, g0 = value_and_grad(x0)
-    finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
-    status0 = jnp.where(~finite0, R.NONFINITE_AT_X0,
-                        jnp.where(jnp.max(jnp.abs(g0), initial=0.0) <= gtol, R.SUCCESS,
-                                  R.RUNNING if maxiter > 0 else R.MAXITER))
+    status0 = R.initial_status(f0, g0, gtol, maxiter)
 
     def cond(s: _State):
         return s.status == R.RUNNING
@@ -50,7 +47,6 @@ def bfgs(value_and_grad: Callable, x0, *, maxiter: int, gtol: float, maxls: int)
         p = -(s.H @ s.g)
         d0 = jnp.dot(s.g, p)
         descent = d0 < 0  # rounding can cost H its positive definiteness: restart from -g
-        H = jnp.where(descent, s.H, eye)
         p = jnp.where(descent, p, -s.g)
         d0 = jnp.where(descent, d0, -jnp.dot(s.g, s.g))
         ls = line_search(value_and_grad, s.x, p, s.f, s.g, first_step(s.f, s.f_prev, d0),
@@ -59,26 +55,24 @@ def bfgs(value_and_grad: Callable, x0, *, maxiter: int, gtol: float, maxls: int)
         y = ls.g - s.g
         ys = jnp.dot(y, step)
         # the inverse-Hessian update, skipped when curvature is not positive (then it would
-        # lose positive definiteness)
-        Hy = H @ y
-        rho = 1.0 / jnp.where(ys > 0, ys, 1.0)
-        H_new = (H - rho * (jnp.outer(step, Hy) + jnp.outer(Hy, step))
+        # lose positive definiteness). The choices are folded into scalars and the restart
+        # into Hy, so the matrix is read and written in one fused pass.
+        Hy = jnp.where(descent, s.H @ y, y)
+        update = ls.ok & (ys > 0)
+        rho = jnp.where(update, 1.0 / jnp.where(ys > 0, ys, 1.0), 0.0)
+        H_new = (jnp.where(descent, s.H, eye) - rho * (jnp.outer(step, Hy) + jnp.outer(Hy, step))
                  + (rho * rho * jnp.dot(y, Hy) + rho) * jnp.outer(step, step))
-        H_new = jnp.where(ls.ok & (ys > 0), H_new, H)
         x = jnp.where(ls.ok, s.x + step, s.x)
         f = jnp.where(ls.ok, ls.f, s.f)
         g = jnp.where(ls.ok, ls.g, s.g)
         k = s.k + 1
-        status = jnp.where(
-            ~ls.ok, jnp.where(ls.nonfinite, R.NONFINITE, R.LINE_SEARCH_FAILED),
-            jnp.where(jnp.max(jnp.abs(g)) <= gtol, R.SUCCESS,
-                      jnp.where(k >= maxiter, R.MAXITER, R.RUNNING)))
+        status = R.step_status(ls, g, k, gtol, maxiter)
         return _State(k=k, nfev=s.nfev + ls.nfev, x=x, f=f, f_prev=s.f, g=g, H=H_new,
                       status=status)
 
     # scipy starts as if the previous iteration had decreased f by |g0| / 2
     f_prev = f0 + jnp.sqrt(jnp.dot(g0, g0)) / 2.0
     init = _State(k=jnp.zeros((), jnp.int64), nfev=jnp.ones((), jnp.int64), x=x0, f=f0,
-                  f_prev=f_prev, g=g0, H=eye, status=jnp.asarray(status0, jnp.int64))
+                  f_prev=f_prev, g=g0, H=eye, status=status0)
     s = lax.while_loop(cond, body, init)
     return s.x, s.f, s.g, s.H, s.k, s.nfev, s.status

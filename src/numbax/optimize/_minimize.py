@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import numpy as jnp
-from ..api import _fun_name, jit, value_and_grad
+from ..api import _fun_name, hessian, jit, value_and_grad
 from ..core import Tracer, current_trace, eval_trace, get_aval
 from ..flatten_util import flat_names, ravel_pytree
 from ..tree_util import tree_flatten, tree_leaves, tree_map
@@ -18,10 +18,9 @@ from ._bfgs import bfgs
 from ._newton import newton
 from ._result import OptimizeResult
 
-_DEFAULTS = {
-    "bfgs": {"maxiter": None, "gtol": 1e-5, "maxls": 30},
-    "newton": {"maxiter": None, "gtol": 1e-5, "maxls": 30},
-}
+_METHODS = ("bfgs", "newton")
+#: maxiter None: scipy's default for BFGS (200 per parameter), 100 Newton steps
+_DEFAULT_OPTIONS = {"maxiter": None, "gtol": 1e-5, "maxls": 30}
 
 
 def float_params(x0):
@@ -45,7 +44,7 @@ def flat_objective(fun: Callable, unravel: Callable, args: tuple) -> Callable:
 
 
 def _options(method: str, tol, options, n: int) -> tuple:
-    opts = dict(_DEFAULTS[method])
+    opts = dict(_DEFAULT_OPTIONS)
     unknown = set(options or {}) - set(opts)
     if unknown:
         raise TypeError(f"minimize(method={method!r}): unknown option(s) {sorted(unknown)}; "
@@ -69,8 +68,7 @@ def _fit(fun: Callable, method: str, opts: tuple, x0, args: tuple) -> OptimizeRe
         x, f, g, H_inv, nit, nfev, status = bfgs(vg, flat0, **kw)
         hess = None
     else:
-        from ..api import hessian
-        x, f, g, hess, nit, nfev, _, status = newton(vg, hessian(objective), flat0, **kw)
+        x, f, g, hess, nit, nfev, status = newton(vg, hessian(objective), flat0, **kw)
         H_inv = None
     return OptimizeResult(x=unravel(x), fun=f, jac=unravel(g), hess_inv=H_inv, hess=hess,
                           nit=nit, nfev=nfev, njev=nfev, status=status, success=status == R.SUCCESS)
@@ -132,7 +130,7 @@ def minimize(fun: Callable, x0: Any, args: tuple = (), *, method: str = "bfgs",
         from ._scipy import scipy_minimize
         return scipy_minimize(fun, x0, args, method[len("scipy:"):], tol, bounds, options)
     name = method.lower()
-    if name not in _DEFAULTS:
+    if name not in _METHODS:
         raise ValueError(f"minimize: unknown method {method!r}; use 'bfgs', 'newton' or "
                          f"'scipy:<scipy method name>'")
     if bounds is not None:

@@ -21,7 +21,6 @@ _MAX_SHIFTS = 60
 class _State(NamedTuple):
     k: object
     nfev: object
-    nhev: object
     x: object
     f: object
     g: object
@@ -58,12 +57,9 @@ def _damped_direction(H, g):
 
 def newton(value_and_grad: Callable, hessian: Callable, x0, *, maxiter: int, gtol: float,
            maxls: int):
-    """Minimise from x0 (a float vector); returns (x, f, g, H, nit, nfev, nhev, status)."""
+    """Minimise from x0 (a float vector); returns (x, f, g, H, nit, nfev, status)."""
     f0, g0 = value_and_grad(x0)
-    finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
-    status0 = jnp.where(~finite0, R.NONFINITE_AT_X0,
-                        jnp.where(jnp.max(jnp.abs(g0), initial=0.0) <= gtol, R.SUCCESS,
-                                  R.RUNNING if maxiter > 0 else R.MAXITER))
+    status0 = R.initial_status(f0, g0, gtol, maxiter)
 
     def cond(s: _State):
         return s.status == R.RUNNING
@@ -74,15 +70,11 @@ def newton(value_and_grad: Callable, hessian: Callable, x0, *, maxiter: int, gto
         x = jnp.where(ls.ok, s.x + ls.alpha * p, s.x)
         g = jnp.where(ls.ok, ls.g, s.g)
         k = s.k + 1
-        status = jnp.where(
-            ~ls.ok, jnp.where(ls.nonfinite, R.NONFINITE, R.LINE_SEARCH_FAILED),
-            jnp.where(jnp.max(jnp.abs(g)) <= gtol, R.SUCCESS,
-                      jnp.where(k >= maxiter, R.MAXITER, R.RUNNING)))
-        return _State(k=k, nfev=s.nfev + ls.nfev, nhev=s.nhev + 1, x=x,
+        status = R.step_status(ls, g, k, gtol, maxiter)
+        return _State(k=k, nfev=s.nfev + ls.nfev, x=x,
                       f=jnp.where(ls.ok, ls.f, s.f), g=g, status=status)
 
-    init = _State(k=jnp.zeros((), jnp.int64), nfev=jnp.ones((), jnp.int64),
-                  nhev=jnp.zeros((), jnp.int64), x=x0, f=f0, g=g0,
-                  status=jnp.asarray(status0, jnp.int64))
+    init = _State(k=jnp.zeros((), jnp.int64), nfev=jnp.ones((), jnp.int64), x=x0, f=f0, g=g0,
+                  status=status0)
     s = lax.while_loop(cond, body, init)
-    return s.x, s.f, s.g, hessian(s.x), s.k, s.nfev, s.nhev + 1, s.status
+    return s.x, s.f, s.g, hessian(s.x), s.k, s.nfev, s.status

@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import numpy as jnp
+
 RUNNING = -1
 SUCCESS = 0
 MAXITER = 1
@@ -27,6 +29,21 @@ MESSAGES = {
     NONFINITE_AT_X0: "The objective or its gradient is not finite at x0.",
     SCIPY_FAILED: "scipy.optimize.minimize reported failure (see scipy_result.message).",
 }
+
+
+def initial_status(f0, g0, gtol: float, maxiter: int):
+    """Where a descent method stands before its first step (traceable)."""
+    finite = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
+    return jnp.asarray(jnp.where(~finite, NONFINITE_AT_X0, jnp.where(
+        jnp.max(jnp.abs(g0), initial=0.0) <= gtol, SUCCESS,
+        RUNNING if maxiter > 0 else MAXITER)), jnp.int64)
+
+
+def step_status(ls, g, k, gtol: float, maxiter: int):
+    """Where it stands after step k with line-search outcome ls and new gradient g."""
+    return jnp.where(~ls.ok, jnp.where(ls.nonfinite, NONFINITE, LINE_SEARCH_FAILED),
+                     jnp.where(jnp.max(jnp.abs(g)) <= gtol, SUCCESS,
+                               jnp.where(k >= maxiter, MAXITER, RUNNING)))
 
 
 class OptimizeResult(NamedTuple):

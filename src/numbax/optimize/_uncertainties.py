@@ -13,7 +13,8 @@ from ..api import _fun_name, hessian, jit, vmap
 from ..core import Tracer
 from ..flatten_util import flat_names, ravel_pytree
 from ..tree_util import register_pytree_node_class
-from ._minimize import cached, flat_objective, float_params, in_transformation, minimize, structure_key, unravel_for
+from ._minimize import (cached, flat_objective, float_params, in_transformation, minimize,
+                        structure_key, unravel_for)
 from ._result import OptimizeResult
 
 

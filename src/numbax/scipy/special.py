@@ -18,7 +18,7 @@ from .. import nn
 from .. import numpy as jnp
 from ..core import Tracer, get_aval
 from ..numpy import Array
-from ..numpy._promote import asarray_arg, promote_args, promote_dtypes
+from ..numpy._promote import asarray_arg, promote_args
 from ..primitives import elementwise as ew
 from ..primitives import special as sp
 from ..primitives.custom_derivatives import custom_jvp
@@ -155,20 +155,7 @@ def kl_div(p, q) -> Array:
     return jnp.where(nan, jnp.add(p, q), out)
 
 
-def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False,
-              where=None):
-    """log(sum(b * exp(a))) over axis, shifted for stability. Without return_sign a negative sum
-    gives NaN (as scipy and JAX); with it, (log|sum|, sign). `where` masks out elements."""
-    a = asarray_arg(a)
-    if where is not None:
-        (a,) = promote_dtypes("logsumexp", a, to_inexact=True)
-        a = jnp.where(where, a, -np.inf)
-    out, sign = nn.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=True)
-    if return_sign:
-        return out, sign
-    if b is None:
-        return out
-    return jnp.where(jnp.less(sign, 0), np.nan, out)
+logsumexp = nn.logsumexp  # one implementation: jax.nn's and jax.scipy.special's are the same
 
 
 def softmax(x, /, *, axis=None) -> Array:
