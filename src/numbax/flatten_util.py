@@ -40,7 +40,8 @@ def ravel_pytree(pytree: Any) -> tuple[Any, Callable[[Any], Any]]:
                             f"{treedef}, got shape {aval.shape}")
         if aval.dtype != flat_dtype:
             raise TypeError(f"unravel: expected dtype {flat_dtype}, got {aval.dtype}")
-        parts = [jnp.reshape(vec[offsets[i]:offsets[i + 1]], shapes[i]).astype(dtypes[i])
+        parts = [(vec[offsets[i]] if shapes[i] == () else  # a scalar leaf comes back a scalar
+                  jnp.reshape(vec[offsets[i]:offsets[i + 1]], shapes[i])).astype(dtypes[i])
                  for i in range(len(leaves))]
         return tree_unflatten(treedef, parts)
 
