@@ -83,7 +83,7 @@ _ENV_TAG = "\0".join([
     "python={}.{}".format(*sys.version_info[:2]),
     sys.implementation.cache_tag or "",
     *(_sha256_file(os.path.join(os.path.dirname(__file__), f"{m}.py"))
-      for m in ("scalar_math", "vector_math")),
+      for m in ("scalar_math", "vector_math", "linalg_loops")),
 ])
 
 

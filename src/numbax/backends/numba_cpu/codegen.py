@@ -21,7 +21,8 @@ from .scalar_ops import cast, literal, numba_type, scalar_expr
 HEADER = "import math\nimport numpy as np\nimport numba\n"
 #: helper modules generated code may call, by the prefix it uses for them
 HELPER_IMPORTS = {"_sm.": "from numbax.backends.numba_cpu import scalar_math as _sm\n",
-                  "_vm.": "from numbax.backends.numba_cpu import vector_math as _vm\n"}
+                  "_vm.": "from numbax.backends.numba_cpu import vector_math as _vm\n",
+                  "_la.": "from numbax.backends.numba_cpu import linalg_loops as _la\n"}
 _FLAGS = 'cache=True, error_model="numpy", boundscheck=False, nogil=True'
 
 

@@ -192,6 +192,8 @@ class _Emitter:
         elif name == "debug_print":
             outs = []
             self._print(eqn, ins)
+        elif name in ("cholesky", "triangular_solve"):
+            outs = [self._linalg(eqn, ins)]
         else:
             raise Unsupported(f"{name} inside a control-flow body")
         names.update(zip(eqn.outvars, outs))
@@ -229,6 +231,32 @@ class _Emitter:
         else:
             self.emit(f"{r} = np.dot({left}, {right})")
         if lay.natural != out.shape:
+            self.emit(f"{r} = {r}.reshape({out.shape})")
+        return r
+
+    def _linalg(self, eqn, ins) -> str:
+        """cholesky / triangular_solve through linalg_loops, one call per matrix of the batch."""
+        out = eqn.outvars[0].aval
+        batch = out.shape[:-2]
+        B = int(np.prod(batch, dtype=np.int64))
+        mats = []
+        for v, x in zip(eqn.invars, ins):
+            m = self.mod.fresh("m")
+            self.emit(f"{m} = np.ascontiguousarray({x}).reshape(({B},) + {v.aval.shape[-2:]})")
+            mats.append(m)
+        if eqn.primitive.name == "cholesky":
+            call = "_la.cholesky({0}[{1}])"
+        else:
+            p = eqn.params
+            call = (f"_la.triangular_solve({{0}}[{{1}}], {{2}}[{{1}}], {p['left_side']}, "
+                    f"{p['lower']}, {p['transpose_a']}, {p['unit_diagonal']})")
+        r, b = self.mod.fresh("d"), self.mod.fresh("b")
+        self.emit(f"{r} = np.empty({(B,) + out.shape[-2:]}, np.{out.dtype.name})")
+        self.emit(f"for {b} in range({B}):")
+        inner = self.nested()
+        inner.store(f"{r}[{b}]", call.format(mats[0], b, *mats[1:]), out.shape[-2:])
+        self.absorb(inner)
+        if batch != (B,):
             self.emit(f"{r} = {r}.reshape({out.shape})")
         return r
 
