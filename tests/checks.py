@@ -6,6 +6,8 @@ against a Python loop, and the staged jaxpr against eager evaluation.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from numbax import api
@@ -133,3 +135,31 @@ def check_all(f, args, *, jvp=True, vjp=True, batch=2, fd_rtol=1e-5, fd_atol=1e-
             noise = RNG.uniform(0.9, 1.1, (batch,) + a.shape) if a.dtype.kind == "f" else 1
             stacked.append((np.stack([a] * batch) * noise).astype(a.dtype))
         check_vmap(f, stacked, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- special functions
+
+_JITTED: dict = {}
+
+
+def jitted(name, fn):
+    """One jit object per name, so compiled kernels are shared between tests."""
+    if name not in _JITTED:
+        _JITTED[name] = api.jit(fn)
+    return _JITTED[name]
+
+
+def assert_same(got, ref, rtol=1e-13, atol=0.0, err_msg=""):
+    """Equal NaN pattern, equal infinities (with sign), finite values close."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    assert got.shape == ref.shape, (got.shape, ref.shape)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref), err_msg=f"NaNs {err_msg}")
+    inf = np.isinf(ref)
+    np.testing.assert_array_equal(got[inf], ref[inf], err_msg=f"infinities {err_msg}")
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(got[fin], ref[fin], rtol=rtol, atol=atol, err_msg=err_msg)
+
+
+def grid(*axes):
+    """Every combination of the given values, one flat float64 array per argument."""
+    return [np.array(c, np.float64) for c in zip(*itertools.product(*axes))]

@@ -12,34 +12,9 @@ import scipy.stats as sst
 import numbax
 import numbax.numpy as jnp
 import numbax.scipy.stats as st
-from checks import assert_allclose, check_vmap
+from checks import assert_allclose, assert_same, check_vmap, grid, jitted
 
 INF, NAN = np.inf, np.nan
-
-_JITTED: dict = {}
-
-
-def jitted(name, fn):
-    """One jit object per name, so compiled kernels are shared between tests."""
-    if name not in _JITTED:
-        _JITTED[name] = numbax.jit(fn)
-    return _JITTED[name]
-
-
-def assert_same(got, ref, rtol=1e-13, atol=0.0, err_msg=""):
-    """Equal NaN pattern, equal infinities (with sign), finite values close."""
-    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
-    assert got.shape == ref.shape, (got.shape, ref.shape)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref), err_msg=f"NaNs {err_msg}")
-    inf = np.isinf(ref)
-    np.testing.assert_array_equal(got[inf], ref[inf], err_msg=f"infinities {err_msg}")
-    fin = np.isfinite(ref)
-    np.testing.assert_allclose(got[fin], ref[fin], rtol=rtol, atol=atol, err_msg=err_msg)
-
-
-def grid(*axes):
-    return [np.array(c, np.float64) for c in zip(*itertools.product(*axes))]
-
 
 # --------------------------------------------------------------------------- values
 
