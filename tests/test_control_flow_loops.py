@@ -448,7 +448,7 @@ def test_linalg_in_loop_body_runs_natively():
     A = M @ np.swapaxes(M, -1, -2) + 4 * np.eye(4)
     B = rng.normal(size=(2, 4, 3))
 
-    def body(i, c):
+    def body(i, c, A):
         L = cholesky(A)
         x = triangular_solve(L, c, left_side=True, lower=True)
         y = triangular_solve(L, x, left_side=True, lower=True, transpose_a=True)
@@ -457,8 +457,9 @@ def test_linalg_in_loop_body_runs_natively():
                              unit_diagonal=True)
         return jnp.swapaxes(w, -1, -2) * 0.5 + c * 0.5
 
-    f = lambda c: lax.fori_loop(0, 3, body, c)
-    assert_allclose(jit(f)(B), f(B), rtol=1e-12, atol=1e-14)
-    assert "_la.cholesky" in jit(f).lower(B).as_text()
-    indefinite = lambda a: lax.fori_loop(0, 1, lambda i, c: cholesky(c), a)
+    # A is an argument: a closed-over matrix would be factorised once, at compile time
+    f = lambda c, A: lax.fori_loop(0, 3, lambda i, c: body(i, c, A), c)
+    assert_allclose(jit(f)(B, A), f(B, A), rtol=1e-12, atol=1e-14)
+    assert "_la.cholesky" in jit(f).lower(B, A).as_text()
+    indefinite = lambda a: lax.fori_loop(0, 2, lambda i, c: cholesky(c), a)
     assert np.isnan(jit(indefinite)(np.array([[1.0, 2.0], [2.0, 1.0]]))).all()

@@ -7,12 +7,14 @@ from .numpy import Array
 from .primitives.custom_derivatives import custom_jvp, custom_vjp
 from .primitives.elementwise import stop_gradient
 from .primitives.remat import checkpoint, remat
+from ._export import export
+from ._show import show
 from . import flatten_util, optimize, scipy  # noqa: E402,F401  (after the core they build on)
 
 __version__ = "0.1.0"
 
 __all__ = ["Array", "ShapeDtypeStruct", "block_until_ready", "checkpoint", "custom_jvp",
-           "custom_vjp", "debug", "device_put", "eval_shape", "flatten_util", "grad", "hessian",
-           "jacfwd", "jacobian", "jacrev", "jit", "jvp", "lax", "linear_transpose", "linearize",
-           "make_jaxpr", "nn", "numpy", "optimize", "remat", "scipy", "stop_gradient",
-           "tree_util", "value_and_grad", "vjp", "vmap"]
+           "custom_vjp", "debug", "device_put", "eval_shape", "export", "flatten_util", "grad",
+           "hessian", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "lax", "linear_transpose",
+           "linearize", "make_jaxpr", "nn", "numpy", "optimize", "remat", "scipy", "show",
+           "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap"]
