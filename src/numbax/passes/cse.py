@@ -4,28 +4,14 @@ inputs after substitution, same params) reuses the earlier results.
 Nested differentiation repeats work symmetrically (the k-th jvp of a scalar function computes
 the same mixed partials many times); CSE folds those copies, which is what keeps derivative
 programs growing about linearly per order instead of geometrically.
+
+Equations with effects (also through their nested jaxprs) are never merged. One level: nested
+jaxprs are left as they are (optimize_jaxpr visits them).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..jaxpr import Jaxpr, JaxprEqn, Literal
-
-
-def _literal_key(lit: Literal):
-    return ("lit", lit.aval.dtype, lit.aval.weak_type, np.asarray(lit.val).item())
-
-
-def _param_key(params: dict):
-    items = []
-    for k in sorted(params):
-        v = params[k]
-        try:
-            hash(v)
-        except TypeError:
-            return None
-        items.append((k, v if not isinstance(v, Jaxpr) else ("jaxpr", id(v))))
-    return tuple(items)
+from ._engine import is_effectful, literal_key as _literal_key, param_key as _param_key
 
 
 def cse_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
@@ -41,7 +27,7 @@ def cse_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
         invars = [read(v) for v in eqn.invars]
         if any(a is not b for a, b in zip(invars, eqn.invars)):
             eqn = JaxprEqn(eqn.primitive, invars, eqn.params, eqn.outvars)
-        pkey = None if getattr(eqn.primitive, "effectful", False) else _param_key(eqn.params)
+        pkey = None if is_effectful(eqn) else _param_key(eqn.params)
         if pkey is not None:
             key = (eqn.primitive, tuple(_literal_key(v) if type(v) is Literal else v
                                         for v in invars), pkey)

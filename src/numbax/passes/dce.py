@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..jaxpr import Jaxpr, Literal
+from ._engine import is_effectful
 
 
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr:
     """Drop equations whose results are not needed for the (used) outputs, and unused constants.
-    Primitives marked `effectful` are always kept."""
+    Equations with effects (`debug_print`, or a cond/loop/call whose jaxprs print) are always
+    kept. One level: nested jaxprs are left as they are (optimize_jaxpr visits them)."""
     outvars = jaxpr.outvars if used_outputs is None else \
         [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
     live = {v for v in outvars if type(v) is not Literal}
@@ -17,7 +19,7 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr
         if eqn.primitive.name == "scan" and any(v in live for v in eqn.outvars):
             from .loops import prune_scan
             eqn = prune_scan(eqn, [v in live for v in eqn.outvars]) or eqn
-        if getattr(eqn.primitive, "effectful", False) or any(v in live for v in eqn.outvars):
+        if any(v in live for v in eqn.outvars) or is_effectful(eqn):
             eqns.append(eqn)
             live.update(v for v in eqn.invars if type(v) is not Literal)
     eqns.reverse()
