@@ -23,8 +23,8 @@ UNARY = ["neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "logistic", "
          "log1p", "expm1", "sign", "floor", "neg_neg", "abs_neg"]
 BINARY = ["add", "sub", "mul", "div", "max", "min"]
 OPS = ["unary"] * 4 + ["binary"] * 4 + ["literal"] * 6 + [
-    "pow", "pow_neg", "pow_pow", "reshape", "transpose", "transpose2", "broadcast", "expand_squeeze",
-    "convert", "reduce", "where", "where_not", "select_literal", "splat", "splat_expr",
+    "pow", "pow_neg", "pow_pow", "reshape", "transpose", "transpose2", "broadcast",
+    "expand_squeeze", "convert", "reduce", "where", "where_not", "select_literal", "splat", "splat_expr",
     "splat_expr", "maxmin", "cond",
     "cond_literal", "exp_log", "log_exp", "neg_sub", "int_path", "cse_pair", "cse_zero"]
 INPUT_SHAPES = [(2, 3), (2, 3), (3,), ()]

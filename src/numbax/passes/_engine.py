@@ -140,6 +140,7 @@ class Walk:
                       if isinstance(c, (np.ndarray, np.generic))}
         self.ranges: dict = {}    # cache of ranges.value_range
         self.seen: dict | None = {} if cse else None   # CSE: equation key -> its results
+        self.param_keys: dict = {}   # id(params) -> (params, param_key(params))
 
     # -- reading and writing
     def read(self, v):
@@ -149,7 +150,14 @@ class Walk:
         seen = self.seen
         if seen is not None and eqn.outvars and \
                 not (is_effectful(eqn) if effectful is None else effectful):
-            pkey = param_key(eqn.params) if eqn.params else ()
+            params = eqn.params
+            if params:   # (params dicts are shared by rewritten equations: cache their keys)
+                got = self.param_keys.get(id(params))
+                if got is None:   # the entry keeps params alive, so its id is not reused
+                    got = self.param_keys[id(params)] = (params, param_key(params))
+                pkey = got[1]
+            else:
+                pkey = ()
             if pkey is not None:
                 key = (eqn.primitive, tuple(literal_key(v) if type(v) is Literal else v
                                             for v in eqn.invars), pkey)
@@ -214,12 +222,13 @@ class Walk:
     # -- the walk
     def run(self) -> Jaxpr:
         rules = self.rules
+        get = self.subst.get
+        order = self.order
         for eqn in self.jaxpr.eqns:
-            invars = [self.read(v) for v in eqn.invars]
+            invars = [v if type(v) is Literal else get(v, v) for v in eqn.invars]
             if eqn.primitive.name in COMMUTATIVE and len(invars) == 2:
-                order = self.order
                 invars.sort(key=lambda v: (1, 0) if type(v) is Literal else (0, order.get(v, -1)))
-            if any(a is not b for a, b in zip(invars, eqn.invars)):
+            if invars != eqn.invars:   # (Var and Literal compare by identity)
                 eqn = JaxprEqn(eqn.primitive, invars, eqn.params, eqn.outvars)
                 self.changed = True
             if not eqn.outvars or is_effectful(eqn):

@@ -105,11 +105,11 @@ def fold_rule(w, eqn):
             return _splat(w, lits[0].val, out)
         try:
             val = _call(prim, [lit.val for lit in lits], eqn.params)
-        except Exception:  # noqa: BLE001 (an impl that rejects these values: keep it)
-            return None
-        if np.ndim(val) != 0:
-            return None
-        return _splat(w, val, out)
+            if np.ndim(val) != 0:
+                return None
+            return _splat(w, val, out)
+        except Exception:  # noqa: BLE001 (an impl that rejects these values, or a value
+            return None    # out of the result type's range, e.g. a huge Python int: keep it)
     n_in = 0
     for v in eqn.invars:
         n_in += v.aval.size
@@ -133,15 +133,17 @@ def fold_rule(w, eqn):
     if len(vals) != len(outs):
         return None
     results = []
-    for out, val in zip(outs, vals):
-        val = np.asarray(val)
-        if val.shape != out.aval.shape:
-            return None
-        if out.aval.ndim == 0:
-            results.append(make_literal(val, out.aval))
-        else:
-            val = np.ascontiguousarray(val.astype(out.aval.dtype, copy=False))
-            results.append(val)
+    try:
+        for out, val in zip(outs, vals):
+            val = np.asarray(val)
+            if val.shape != out.aval.shape:
+                return None
+            if out.aval.ndim == 0:
+                results.append(make_literal(val, out.aval))
+            else:
+                results.append(np.ascontiguousarray(val.astype(out.aval.dtype, copy=False)))
+    except (OverflowError, ValueError, TypeError):
+        return None
     results = [r if type(r) is Literal else w.new_const(r, out.aval)
                for r, out in zip(results, outs)]
     return tuple(results) if prim.multiple_results else results[0]

@@ -16,17 +16,17 @@ Cheaper forms of the same value:
   `x * -1` -> `neg x`; `a + neg b` -> `a - b` and `a - neg b` -> `a + b` (IEEE defines a - b
   as a + (-b)); `(neg a) * (neg b)` -> `a * b` and `(neg a) / (neg b)` -> `a / b` (float;
   rounding is symmetric in sign); `x * x` -> `integer_pow[y=2] x` (numpy's power and the
-  Numba kernels both compute x*x); integer `integer_pow` chains multiply exponents (exact in wrapping integer
-  arithmetic; not for floats, whose rounding differs); integer `x * 0` -> a zero splat;
-  `integer_pow[y=0]` -> a one splat (x**0 is 1 for NaN too); `abs (neg x)` -> `abs x`;
-  `select_n(not p, a, b)` -> `select_n(p, b, a)`; transpose chains compose their permutations;
-  reshape/squeeze chains become one reshape (a row-major reshape only relabels the flat
-  sequence); broadcast_in_dim chains compose their broadcast_dimensions; conversion chains
-  x -> m -> d with a lossless first step become one conversion x -> d (for float or bool d,
-  or integer d from integers: one rounding of the same value either way); an elementwise
-  operand that is a broadcast of a scalar becomes the scalar itself when another operand has
-  the full result shape (so `x * broadcast 1.0` is `x * 1.0`, hence x); a `dot_general` with a
-  scalar operand is a `mul`; a `cond` on a literal index is its branch, inlined.
+  Numba kernels both compute x*x); integer `integer_pow` chains multiply exponents (exact in
+  wrapping integer arithmetic); integer `x * 0` -> a zero splat; `integer_pow[y=0]` -> a one
+  splat (x**0 is 1 for NaN too); `abs (neg x)` -> `abs x`; `select_n(not p, a, b)` ->
+  `select_n(p, b, a)`; transpose chains compose their permutations; reshape/squeeze chains
+  become one reshape (a row-major reshape only relabels the flat sequence); broadcast_in_dim
+  chains compose their broadcast_dimensions; conversion chains x -> m -> d with a lossless
+  first step become one conversion x -> d (for float or bool d, or integer d from integers:
+  one rounding of the same value either way); an elementwise operand that is a broadcast of a
+  scalar becomes the scalar itself when another operand has the full result shape (so
+  `x * broadcast 1.0` is `x * 1.0`, hence x); a `dot_general` with a scalar operand is a
+  `mul`; a `cond` on a literal index is its branch, inlined.
 Inexact (the one place results may change by rounding; off with `exact=True`):
   `exp (log x)` -> x, where the range analysis (ranges.py) proves x >= +0 (never -0.0; NaN
   allowed). Only the original's rounding differs: fl(log x) is off by up to about one ulp of
@@ -40,15 +40,16 @@ Inexact (the one place results may change by rounding; off with `exact=True`):
   couple of ulp of x for |x| >= 1; for tiny x the original loses x altogether
   (log(exp 1e-20) is 0.0, the rewrite gives 1e-20).
 
-Deliberately not done (not exact): `x + 0.0` for floats (-0.0 + 0.0 is +0.0), float
-`x * 0` (NaN and inf), `x - x` (inf - inf is NaN), `x / x`, `neg (a - b)` -> `b - a` (for
-a == b the first is -0.0, the second +0.0), float `integer_pow` chains ((x^2)^2 rounds twice,
-x^4 once), `integer_pow(neg x)` -> `integer_pow x` for even exponents (numpy's power(-x, 4)
-differs from power(x, 4) in the last bit for about 5% of float64 values), conversion round trips through narrower types, float `x * 2` -> `x + x` (exact, but
-no cheaper in fused code).
+Deliberately not done (not exact): `x + 0.0` for floats (-0.0 + 0.0 is +0.0), float `x * 0`
+(NaN and inf), `x - x` (inf - inf is NaN), `x / x`, `neg (a - b)` -> `b - a` (for a == b the
+first is -0.0, the second +0.0), float `integer_pow` chains ((x^2)^2 rounds twice, x^4 once),
+`integer_pow(neg x)` -> `integer_pow x` for even exponents (numpy's power(-x, 4) differs from
+power(x, 4) in the last bit for about 5% of float64 values), conversion round trips through
+narrower types (f64 -> f32 -> f64, int64 -> f64 -> int64, float -> int -> float).
 
-Commutative operands are put in a canonical order so that CSE sees `a * b` and `b * a` as the
-same expression.
+The operands of add, mul, eq, ne, and, or, xor are put in a canonical order so that CSE sees
+`a * b` and `b * a` as the same expression; not those of max and min, which are not
+commutative bit for bit (max(+0.0, -0.0) is +0.0, max(-0.0, +0.0) is -0.0).
 """
 from __future__ import annotations
 
@@ -68,13 +69,6 @@ def _prims():
         from ..primitives import elementwise as el, shape as sh
         _PRIMS.extend((el, sh))
     return _PRIMS
-
-
-def _lit_value(v):
-    """A literal's value as a Python number, or None."""
-    if type(v) is not Literal:
-        return None
-    return np.asarray(v.val).item()
 
 
 def _is_lit(v, value) -> bool:
