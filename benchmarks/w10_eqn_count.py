@@ -10,8 +10,8 @@ the reduced expression), when sympy is installed.
 sympy.count_ops walks the expression as a tree, so it takes minutes on these derivatives (a
 million operations at k = 5); `count_ops_tree` computes the same number (checked against
 count_ops for k <= 2 on every run) memoised on shared subexpressions. sympy.diff itself is the
-slow part (15 s at k = 3, 70 s at k = 4, 4.5 min at k = 5), so the run differentiates up to
-order NUMBAX_W10_SYMPY_MAX_K (default 3; 2 with --quick) and reports the higher orders from
+slow part (15 s at k = 3, 70 s at k = 4, 4.5 min at k = 5, 17 min at k = 6), so the run
+differentiates up to order NUMBAX_W10_SYMPY_MAX_K (default 3; 2 with --quick) and reports the higher orders from
 SYMPY_MEASURED (taken with sympy 1.14.0 the same way, marked *).
 Target: numbax no more equations than JAX, for every k.
 """
@@ -26,7 +26,7 @@ KS = (1, 2, 3, 4, 5, 6)
 ISSUE_REFERENCE = {1: 44, 2: 93, 3: 207, 4: 484, 5: 1182}
 #: (count_ops of diff(quadmap^6, x, k), count_ops after sympy.cse), sympy 1.14.0
 SYMPY_MEASURED = {1: (2096, 93), 2: (14718, 350), 3: (75067, 877), 4: (304417, 1700),
-                  5: (1036858, 2933)}
+                  5: (1036858, 2933), 6: (3067863, 4214)}
 
 
 def quadmap6(x):
