@@ -17,11 +17,11 @@ from .jaxpr import eval_jaxpr
 from .primitives import custom_derivatives as cv
 from .primitives.jit import jit_p
 from .backends.numba_cpu.compiler import compile_jaxpr
-from .tree_util import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
+from .tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "jacfwd",
            "jacrev", "jacobian", "hessian", "vmap", "jit", "make_jaxpr", "eval_shape",
-           "ShapeDtypeStruct", "block_until_ready", "device_put"]
+           "ShapeDtypeStruct", "block_until_ready", "device_put", "devices"]
 
 
 def _fun_name(fun) -> str:
@@ -678,9 +678,7 @@ class Jitted:
             else tuple(static_argnums)
         self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) \
             else tuple(static_argnames)
-        if device not in (None, "cpu"):
-            raise NotImplementedError(f"jit(device={device!r}): only the CPU is supported so far")
-        self.device = device
+        self.device = _check_device(device, "jit")
         self._statics = False
         self._cache: dict = {}
         self._fast: dict = {}     # leaf signatures of plain positional calls -> compiled runner
@@ -772,8 +770,9 @@ class Jitted:
         return exe.run_tree(*flat)
 
     def _compile(self, jaxpr, out_tree):
-        if self.device not in (None, "cpu"):
-            raise NotImplementedError(f"jit(device={self.device!r}): only the CPU is supported")
+        if self.device == "cuda":
+            from .backends.numba_cuda.compiler import compile_jaxpr as compile_cuda
+            return compile_cuda(jaxpr, out_tree)
         return compile_jaxpr(jaxpr, out_tree)
 
     def lower(self, *args, **kwargs) -> "Lowered":
@@ -804,14 +803,57 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
 
 # --------------------------------------------------------------------------- misc
 
+def _check_device(device, who: str):
+    """None, "cpu" or "cuda" (a CudaDevice from `devices("cuda")` counts as "cuda")."""
+    if getattr(device, "device_kind", None) == "cuda":
+        device = "cuda"
+    if device in ("gpu",):
+        device = "cuda"
+    if device not in (None, "cpu", "cuda"):
+        raise ValueError(f"{who}(device={device!r}): unknown device; use 'cpu' or 'cuda'")
+    if device == "cuda":
+        from .backends.numba_cuda import runtime
+        runtime.cuda_module()   # a clear error now, not at the first call
+    return device
+
+
 def block_until_ready(x):
-    """numbax computes synchronously on the CPU: returns x."""
+    """Wait for the GPU to finish the work that x depends on (the CPU computes
+    synchronously); returns x."""
+    from .backends.numba_cuda import runtime
+    if runtime._cuda is not None and any(runtime.is_device_array(v)
+                                         for v in tree_leaves(x)):
+        runtime._cuda.synchronize()
     return x
 
 
 def device_put(x, device=None):
-    """Place a pytree of arrays on a device; on the CPU these are numpy arrays."""
-    if device not in (None, "cpu"):
-        raise NotImplementedError(f"device_put(device={device!r}): only the CPU is supported so far")
+    """Place a pytree of arrays on a device: numpy arrays on the CPU (device arrays are copied
+    back), numba device arrays on "cuda" (numpy values are copied over)."""
+    device = _check_device(device, "device_put")
+    if device == "cuda":
+        from .backends.numba_cuda import runtime
+        return tree_map(lambda v: v if isinstance(v, Tracer) else runtime.device_put(v), x)
     return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
+
+
+def devices(backend: str | None = None) -> list:
+    """The devices numbax can run on: the CPU, then the GPUs when `backend` is "cuda" (or
+    "gpu"). With no argument, only the CPU is listed unless CUDA is already in use."""
+    from .backends.numba_cuda import runtime
+    if backend in ("cuda", "gpu"):
+        return runtime.devices()
+    if backend not in (None, "cpu"):
+        raise ValueError(f"devices({backend!r}): unknown backend; use 'cpu' or 'cuda'")
+    cpu = [CpuDevice()]
+    return cpu + (runtime.devices() if backend is None and runtime._cuda is not None else [])
+
+
+class CpuDevice:
+    platform = "cpu"
+    device_kind = "cpu"
+    id = 0
+
+    def __repr__(self):
+        return "CpuDevice(id=0)"
 

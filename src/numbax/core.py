@@ -62,6 +62,16 @@ _BOOL_SCALAR = ShapedArray((), dtypes.bool_, False)
 _aval_cache: dict = {}
 
 
+#: array types that live on an accelerator (registered by a backend when it loads); anything
+#: with `__cuda_array_interface__` counts too. Their shape and dtype are read without a copy.
+DEVICE_ARRAY_TYPES: tuple = ()
+
+
+def register_device_array_type(types: tuple) -> None:
+    global DEVICE_ARRAY_TYPES
+    DEVICE_ARRAY_TYPES = tuple(dict.fromkeys(DEVICE_ARRAY_TYPES + tuple(types)))
+
+
 def get_aval(x) -> ShapedArray:
     """The abstract value of a tracer, a numpy value or a Python scalar."""
     if isinstance(x, Tracer):
@@ -84,6 +94,9 @@ def get_aval(x) -> ShapedArray:
         return aval
     if isinstance(x, complex):
         dtypes.check_supported(np.complex128)
+    if isinstance(x, DEVICE_ARRAY_TYPES) or hasattr(x, "__cuda_array_interface__"):
+        dtypes.check_supported(np.dtype(x.dtype))
+        return ShapedArray(tuple(x.shape), np.dtype(x.dtype))
     if hasattr(x, "__array__") and not isinstance(x, (list, tuple)):
         return get_aval(np.asarray(x))
     raise TypeError(f"Value {x!r} of type {type(x).__name__} is not a valid numbax array: pass a "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import core, dtypes
 from ..core import Tracer, get_aval
 from ..errors import user_frame
 from ..primitives.elementwise import convert_element_type
@@ -13,9 +13,15 @@ from ..primitives.shape import broadcast_in_dim
 _SCALARS = (int, float, bool)
 
 
+def is_device_array(a) -> bool:
+    """A GPU array (read through numpy, which copies it to the host)."""
+    return isinstance(a, core.DEVICE_ARRAY_TYPES) or hasattr(a, "__cuda_array_interface__")
+
+
 def check_arraylike(name: str, *args) -> None:
     for i, a in enumerate(args):
-        if not isinstance(a, (Tracer, np.ndarray, np.generic, int, float, bool)):
+        if not isinstance(a, (Tracer, np.ndarray, np.generic, int, float, bool)) and not \
+                is_device_array(a):
             if isinstance(a, complex):
                 dtypes.check_supported(np.complex128, f"argument of {name}")
             raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(a).__name__} "

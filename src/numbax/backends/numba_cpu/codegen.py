@@ -185,7 +185,7 @@ class Kernel:
                 return self.seg.results[v]
             name = self.seg.arg_of.get(v) or self.arg(v)
             if v.aval.ndim == 0:
-                return name
+                return self.scalar_arg(name, ctx)
             load = f"{name}[{', '.join(idx)}]"
             if ctx == "guard":
                 return load
@@ -203,6 +203,10 @@ class Kernel:
                 and not eqn.primitive.name.startswith(("reduce_", "arg")):
             return self.scalar(v, eqn)
         return VIEW_RULES[eqn.primitive.name](self, eqn, tuple(_atom(i) for i in idx), ctx)
+
+    def scalar_arg(self, name: str, ctx: str) -> str:
+        """A rank-0 argument's value (the CPU passes scalars by value)."""
+        return name
 
     def _own_scalar_results(self):
         step = self.plan.steps[self.index] if 0 <= self.index < len(self.plan.steps) else None

@@ -96,8 +96,11 @@ def classify(eqn: JaxprEqn) -> str:
 class Plan:
     """The result of partitioning: steps in execution order plus where every value lives."""
 
-    def __init__(self, jaxpr: Jaxpr, copy_views: bool = False):
+    def __init__(self, jaxpr: Jaxpr, copy_views: bool = False, uniform_reductions: bool = False):
         self.jaxpr = jaxpr
+        # uniform_reductions: the reductions of one group all reduce the same axes (a GPU
+        # kernel maps its threads onto one (kept, reduced) split of the domain)
+        self.uniform_reductions = uniform_reductions
         # copy_views: materialise index maps with a copy kernel instead of numpy on the host
         # (native code has no numpy fallback); the copy stands in for the view's variable
         self.copy_views = copy_views
@@ -195,11 +198,11 @@ class Plan:
         group = None
         if len(must) == 1:
             g = self.steps[next(iter(must))]
-            if g.index > after and g.domain == domain:
+            if g.index > after and g.domain == domain and self._fits(g, eqn):
                 group = g
         elif not must:
             for step in reversed(self.steps[after + 1:]):
-                if type(step) is Group and step.domain == domain:
+                if type(step) is Group and step.domain == domain and self._fits(step, eqn):
                     group = step
                     break
         if group is None:
@@ -210,6 +213,13 @@ class Plan:
         phase = RESULT if name in REDUCTIONS else LOOP
         for v in eqn.outvars:
             self.where[v] = (group.index, phase)
+
+    def _fits(self, group: Group, eqn: JaxprEqn) -> bool:
+        if not self.uniform_reductions or eqn.primitive.name not in REDUCTIONS:
+            return True
+        axes = frozenset(eqn.params["axes"])
+        return all(frozenset(e.params["axes"]) == axes for e in group.eqns
+                   if e.primitive.name in REDUCTIONS)
 
     def require_materialized(self, v):
         """Make v available in memory (or as a host scalar) at the end of the current steps."""

@@ -91,15 +91,16 @@ def _rem(a, dt, out, p):
 
 def _max(a, dt, out, p):
     x, y = a
-    if out.kind == "f":  # numpy.maximum propagates NaN from either side
-        return f"({x} if ({x} >= {y} or {x} != {x}) else {y})"
+    if out.kind == "f":  # numpy.maximum propagates NaN from either side; ties (0.0 and
+        # -0.0) give the second operand
+        return f"({x} if ({x} > {y} or {x} != {x}) else {y})"
     return f"({x} if {x} >= {y} else {y})"
 
 
 def _min(a, dt, out, p):
     x, y = a
     if out.kind == "f":
-        return f"({x} if ({x} <= {y} or {x} != {x}) else {y})"
+        return f"({x} if ({x} < {y} or {x} != {x}) else {y})"
     return f"({x} if {x} <= {y} else {y})"
 
 

@@ -1,0 +1,295 @@
+"""jit(device="cuda") against the CPU backend, family by family, on tiny shapes (the simulator
+runs one Python thread per CUDA thread), plus device residency and errors."""
+import numpy as np
+import pytest
+
+import numbax as nb
+import numbax.numpy as jnp
+from numbax import lax
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(3, 5))
+Y = RNG.normal(size=(3, 5))
+V = RNG.normal(size=5)
+POS = np.abs(X) + 0.5
+X32 = X.astype(np.float32)
+
+
+def on_gpu(f, *args, **jit_kw):
+    """f's results under jit on the GPU, copied back, and on the CPU."""
+    got = nb.jit(f, device="cuda", **jit_kw)(*args)
+    want = nb.jit(f, **jit_kw)(*args)
+    return got, want
+
+
+def check(f, *args, rtol=1e-12, atol=0.0, **jit_kw):
+    got, want = on_gpu(f, *args, **jit_kw)
+    got_l, want_l = nb.tree_util.tree_leaves(got), nb.tree_util.tree_leaves(want)
+    assert len(got_l) == len(want_l)
+    for g, w in zip(got_l, want_l):
+        g_host = np.asarray(g)
+        w = np.asarray(w)
+        assert g_host.shape == w.shape and g_host.dtype == w.dtype, (g_host.shape, w.shape,
+                                                                       g_host.dtype, w.dtype)
+        if w.dtype.kind == "f":
+            np.testing.assert_allclose(g_host, w, rtol=rtol, atol=atol, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(g_host, w)
+    return got
+
+
+# ------------------------------------------------------------------ elementwise groups
+
+ELEMENTWISE = {
+    "sin_cos": lambda x, y: jnp.sin(x) * jnp.cos(y) + 1.0,
+    "exp_log": lambda x, y: jnp.exp(x) - jnp.log(jnp.abs(y) + 1.0),
+    "tanh_logistic": lambda x, y: jnp.tanh(x) + nb.nn.sigmoid(y),
+    "where": lambda x, y: jnp.where(x > y, x, -y),
+    "maxmin": lambda x, y: jnp.maximum(x, y) - jnp.minimum(x, 0.5),
+    "pow_sqrt": lambda x, y: jnp.sqrt(x * x + y ** 2) + x ** 3,
+    "broadcast": lambda x, y: x + y[0] * 2.0 - x[:, :1],
+    "divide": lambda x, y: x / (jnp.abs(y) + 1.0),
+    "two_outputs": lambda x, y: (jnp.sin(x) * y, jnp.sin(x) + y),
+    "int_cast": lambda x, y: (x * 10).astype(jnp.int32) // 3 + (y > 0).astype(jnp.int32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise(name):
+    check(ELEMENTWISE[name], X, Y)
+
+
+def test_float32_stays_float32():
+    got = check(lambda x: jnp.exp(x) * 2.5 + 1.0, X32, rtol=1e-6)
+    assert np.asarray(got).dtype == np.float32
+
+
+def test_nan_and_inf_propagate():
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0])
+    check(lambda x: (jnp.maximum(x, 0.0), jnp.minimum(x, 1.0), jnp.sign(x), x * 0.0), x)
+
+
+# ------------------------------------------------------------------ reductions
+
+REDUCTIONS = {
+    "sum_all": lambda x: jnp.sum(x),
+    "sum_rows": lambda x: jnp.sum(x, axis=1),
+    "sum_cols": lambda x: jnp.sum(x, axis=0),
+    "max_min": lambda x: (jnp.max(x, axis=0), jnp.min(x)),
+    "prod": lambda x: jnp.prod(x, axis=1),
+    "mean_var": lambda x: (jnp.mean(x), jnp.var(x, axis=0)),
+    "argmax": lambda x: (jnp.argmax(x, axis=1), jnp.argmin(x, axis=0), jnp.argmax(x)),
+    "logsumexp": lambda x: nb.nn.logsumexp(x, axis=1),
+    "softmax": lambda x: nb.nn.softmax(x, axis=-1),
+    "any_all": lambda x: (jnp.any(x > 1.0), jnp.all(x > -3.0, axis=0)),
+    "norm": lambda x: x / jnp.sqrt(jnp.sum(x * x)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_reductions(name):
+    check(REDUCTIONS[name], X, rtol=1e-12, atol=1e-15)
+
+
+def test_long_reduction_split_over_blocks():
+    """A row longer than a block's threads: several blocks a row, partials folded in order."""
+    x = RNG.normal(size=300)
+    check(lambda x: (jnp.sum(x), jnp.max(x), jnp.argmin(x), jnp.sum(x * x)), x, rtol=1e-12)
+    m = RNG.normal(size=(2, 150))
+    check(lambda m: (jnp.sum(m, axis=1), jnp.argmax(m, axis=1)), m, rtol=1e-12)
+
+
+def test_argmax_ties_and_nan_pick_the_first():
+    x = np.array([1.0, 3.0, 3.0, -np.inf, 3.0, np.nan, 2.0, np.nan] * 9)
+    check(lambda x: (jnp.argmax(x), jnp.argmin(x)), x)
+    y = np.array([2.0, 5.0, 5.0, 1.0, 1.0] * 20)
+    check(lambda x: (jnp.argmax(x), jnp.argmin(x)), y)
+    z = np.full(70, -np.inf)
+    check(lambda x: (jnp.argmax(x), jnp.argmin(x)), z)
+
+
+def test_reductions_with_different_axes_in_one_program():
+    check(lambda x: (jnp.sum(x, axis=0), jnp.sum(x, axis=1), jnp.sum(jnp.exp(x))), X)
+
+
+# ------------------------------------------------------------------ index maps
+
+VIEWS = {
+    "transpose": lambda x: jnp.sin(x.T) + 1.0,
+    "slice_rev": lambda x: x[1:, ::-2] * 2.0,
+    "pad": lambda x: jnp.pad(x, ((1, 0), (2, 1))) + 1.0,
+    "concatenate": lambda x: jnp.concatenate([x, -x], axis=1) * 3.0,
+    "reshape": lambda x: jnp.reshape(x, (5, 3)) + jnp.arange(3.0),
+    "gather": lambda x: x[jnp.array([2, 0, 2]), 1:4] * 1.5,
+    "dynamic_slice": lambda x: lax.dynamic_slice(x, (1, 2), (2, 2)) + 1.0,
+    "dynamic_update_slice": lambda x: lax.dynamic_update_slice(x, jnp.ones((2, 2)), (1, 1)),
+    "iota": lambda x: x + jnp.arange(5) * 0.5,
+    "view_output": lambda x: x.T,
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_index_maps(name):
+    check(VIEWS[name], X)
+
+
+# ------------------------------------------------------------------ loop kernels
+
+def test_cumulative():
+    check(lambda x: (jnp.cumsum(x, axis=1), jnp.cumprod(x, axis=0),
+                     lax.cummax(x, axis=1, reverse=True)), X)
+
+
+def test_scatter():
+    idx = np.array([0, 2, 0, 1])
+    upd = RNG.normal(size=(4, 5))
+
+    def f(x, u):
+        return (x.at[idx].set(u), x.at[idx].add(u), x.at[idx].max(u), x.at[idx].mul(u),
+                x.at[1, 2].set(7.0))
+    check(f, X, upd, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ dot_general
+
+def test_dot_general():
+    a, b = RNG.normal(size=(4, 6)), RNG.normal(size=(6, 3))
+    batch = RNG.normal(size=(2, 3, 4))
+    check(lambda a, b: (a @ b, a @ b[:, 0], b[:, 0] @ b, a[0] @ a[1]), a, b)
+    check(lambda t: jnp.einsum("bij,bjk->bik", t, jnp.swapaxes(t, 1, 2)), batch)
+
+
+# ------------------------------------------------------------------ control flow
+
+def test_cond():
+    def f(x, p):
+        return lax.cond(p > 0, lambda x: jnp.sin(x), lambda x: x * 2.0, x)
+    check(f, V, 1.0)
+    check(f, V, -1.0)
+
+
+def test_while_and_fori():
+    def f(x):
+        def body(c):
+            i, v = c
+            return i + 1, v * 0.5 + jnp.sum(v) * 0.01
+        return lax.while_loop(lambda c: c[0] < 4, body, (0, x))
+    check(f, V)
+    check(lambda x: lax.fori_loop(0, 3, lambda i, v: v + i * v, x), V)
+
+
+def test_scan():
+    def f(x, xs):
+        def step(c, xi):
+            c = c * 0.9 + xi
+            return c, jnp.sum(c)
+        return lax.scan(step, x, xs)
+    check(f, V, RNG.normal(size=(4, 5)))
+
+
+# ------------------------------------------------------------------ transformations
+
+def loss(w, x, y):
+    p = nb.nn.sigmoid(x @ w)
+    return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log1p(-p)) + 0.01 * jnp.sum(w * w)
+
+
+XD = RNG.normal(size=(8, 3))
+YD = (RNG.random(8) > 0.5).astype(np.float64)
+W = RNG.normal(size=3)
+
+
+def test_grad_of_logistic_regression():
+    check(nb.value_and_grad(loss), W, XD, YD, rtol=1e-12)
+
+
+def test_vmap_of_grad_per_example():
+    per_example = nb.vmap(nb.grad(loss), in_axes=(None, 0, 0))
+    check(lambda w, x, y: per_example(w, x[:, None, :], y[:, None]), W, XD, YD, rtol=1e-12)
+
+
+def test_hessian_and_jacobians():
+    def f(x):
+        return jnp.sum(jnp.sin(x) * x[::-1]) + jnp.prod(x[:3])
+    check(nb.hessian(f), V, rtol=1e-12, atol=1e-14)
+    check(nb.jacrev(lambda x: jnp.tanh(x) * x[0]), V, rtol=1e-12)
+
+
+def test_mlp_gradient():
+    def mlp(params, x):
+        (w1, b1), (w2, b2) = params
+        h = jnp.tanh(x @ w1 + b1)
+        return jnp.sum((h @ w2 + b2) ** 2)
+    params = ((RNG.normal(size=(3, 4)), RNG.normal(size=4)),
+              (RNG.normal(size=(4, 2)), RNG.normal(size=2)))
+    check(nb.grad(mlp), params, XD, rtol=1e-11)
+
+
+def test_nested_grad():
+    check(nb.grad(nb.grad(nb.grad(lambda x: x ** 4 * jnp.sin(x)))), 0.7, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ device residency
+
+def test_results_are_device_arrays_and_feed_back():
+    from numbax.backends.numba_cuda.runtime import is_device_array
+    f = nb.jit(lambda x: jnp.sin(x) * 2.0, device="cuda")
+    out = f(V)
+    assert is_device_array(out) and not isinstance(out, np.ndarray)
+    again = f(out)                          # a device array goes in without a copy
+    np.testing.assert_allclose(np.asarray(again), np.sin(np.sin(V) * 2.0) * 2.0, rtol=1e-13)
+    s = nb.jit(jnp.sum, device="cuda")(V)
+    assert s.shape == () and np.asarray(s) == pytest.approx(V.sum(), rel=1e-13)
+
+
+def test_device_put_and_devices():
+    d = nb.device_put({"a": V, "b": 2.0}, "cuda")
+    assert d["a"].shape == (5,)
+    out = nb.jit(lambda t: t["a"] * t["b"], device="cuda")(d)
+    np.testing.assert_allclose(np.asarray(out), V * 2.0)
+    gpus = nb.devices("cuda")
+    assert gpus and gpus[0].platform == "gpu"
+    assert nb.devices("cpu")[0].platform == "cpu"
+    back = nb.device_put(out)               # to the CPU: a numpy array
+    assert isinstance(back, np.ndarray)
+    assert nb.block_until_ready(out) is out
+
+
+def test_non_contiguous_device_input():
+    from numba import cuda
+    d = cuda.to_device(X)
+    view = d[:, ::2]
+    got = nb.jit(lambda x: x * 2.0, device="cuda")(view)
+    np.testing.assert_allclose(np.asarray(got), X[:, ::2] * 2.0)
+
+
+def test_eager_ops_accept_device_arrays():
+    d = nb.device_put(V, "cuda")
+    np.testing.assert_allclose(np.asarray(jnp.sin(d)), np.sin(V))
+    assert nb.jit(lambda x: x + 1.0)(d).shape == (5,)   # the CPU backend copies it back
+
+
+def test_lowered_text_shows_the_kernels():
+    text = nb.jit(lambda x: jnp.sum(jnp.sin(x)), device="cuda").lower(X).as_text()
+    assert "cuda.jit" in text and "cuda.syncthreads" in text
+
+
+# ------------------------------------------------------------------ errors
+
+def test_unsupported_primitive_says_which():
+    a = X @ X.T + 5 * np.eye(3)
+    with pytest.raises(NotImplementedError, match="cholesky.*CUDA"):
+        nb.jit(jnp.linalg.cholesky, device="cuda")(a)
+
+
+def test_unknown_device():
+    with pytest.raises(ValueError, match="unknown device"):
+        nb.jit(jnp.sin, device="tpu")
+
+
+def test_dtype_mismatch_of_a_device_argument():
+    f = nb.jit(lambda x: x * 2.0, device="cuda")
+    f(V)
+    d = nb.device_put(V.astype(np.float32), "cuda")
+    got = f(d)    # another signature: compiled again for float32
+    assert np.asarray(got).dtype == np.float32
