@@ -3,7 +3,6 @@
 NVVM is usable without the simulator (e.g. numba-cuda without a GPU)."""
 from __future__ import annotations
 
-import functools
 
 import numba
 import numpy as np
@@ -13,31 +12,8 @@ from numba import cuda
 import numbax.lax as lax
 from numbax.backends.numba_cuda.matmul import DotKernel, dot_general_kernel
 
-_SIM = bool(numba.config.ENABLE_CUDASIM)
-_RUNTIME = _SIM or cuda.is_available()
-_REASON = "CUDA tests need a GPU or NUMBA_ENABLE_CUDASIM=1"
-
-
-def _probe(x):
-    x[0] = 1.0
-
-
-@functools.cache
-def _ptx_usable() -> bool:
-    """compile_ptx works (NVVM present) and is not the simulator's stand-in."""
-    if _SIM:
-        return False
-    try:
-        cuda.compile_ptx(_probe, "void(float32[:])", cc=(8, 0))
-        return True
-    except Exception:
-        return False
-
-
-if not (_RUNTIME or _ptx_usable()):
-    pytest.skip(_REASON, allow_module_level=True)
-
-needs_runtime = pytest.mark.skipif(not _RUNTIME, reason=_REASON)
+# conftest.py skips the launches without a GPU or the simulator, and the PTX test without
+# numba-cuda's NVVM
 
 MATMUL = (((1,), (0,)), ((), ()))
 VECMAT = (((0,), (0,)), ((), ()))
@@ -92,14 +68,12 @@ def _check(lhs, rhs, dn, out_dtype=None, *, d_lhs=None, d_rhs=None, variant=None
 
 # --------------------------------------------------------------------------- launches
 
-@needs_runtime
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matmul_ragged_tiles(dtype):
     # 2 x 2 output tiles and 2 K tiles, all ragged.
     _check(_data((20, 18), dtype), _data((18, 17), dtype, 1), MATMUL, variant="tiled")
 
 
-@needs_runtime
 def test_matrix_vector_both_ways():
     a, x = _data((6, 40), np.float64), _data((40,), np.float64, 1)
     _check(a, x, (((1,), (0,)), ((), ())), variant="warp_dot")        # A @ x, rows coalesce
@@ -111,7 +85,6 @@ def test_matrix_vector_both_ways():
     _check(a[:, :7], x[:7, None], MATMUL, variant="thread_dot")
 
 
-@needs_runtime
 def test_vector_vector_zero_d():
     x, y = _data((40,), np.float64), _data((40,), np.float64, 1)
     dk = _check(x, y, (((0,), (0,)), ((), ())), variant="warp_dot")
@@ -119,7 +92,6 @@ def test_vector_vector_zero_d():
     _check(x[:5], y[:5], (((0,), (0,)), ((), ())), variant="thread_dot")
 
 
-@needs_runtime
 def test_batched_one_dim_not_leading():
     # lhs (K, B, M), rhs (N, B, K): batch axis in the middle of both.
     lhs, rhs = _data((5, 3, 18), np.float64), _data((4, 3, 5), np.float64, 1)
@@ -129,7 +101,6 @@ def test_batched_one_dim_not_leading():
            (((2,), (0,)), ((0,), (1,))), variant="thread_dot")
 
 
-@needs_runtime
 def test_batched_two_dims():
     # lhs (2, M=5, K=3, 3): batch (3, 0) -> sizes (3, 2); rhs (3, N=4, 2, K=3): batch (0, 2).
     lhs, rhs = _data((2, 5, 3, 3), np.float64), _data((3, 4, 2, 3), np.float64, 1)
@@ -137,7 +108,6 @@ def test_batched_two_dims():
     assert dk.out_shape == (3, 2, 5, 4)
 
 
-@needs_runtime
 def test_two_contracting_and_scattered_free_dims():
     # lhs (3, 4, 5, 2): contract (0, 2), free (1, 3); rhs (5, 6, 3): contract (2, 0) in swapped
     # order, free (1,).
@@ -149,13 +119,11 @@ def test_two_contracting_and_scattered_free_dims():
     _check(lhs2, rhs2, (((1, 2), (0, 1)), ((), ())), variant="warp_dot")
 
 
-@needs_runtime
 def test_outer_product_no_contraction():
     _check(_data((3, 17), np.float64), _data((2,), np.float64, 1), (((), ()), ((), ())),
            variant="tiled")
 
 
-@needs_runtime
 def test_non_contiguous_operands():
     base_l, base_r = _data((18, 20), np.float64), _data((17, 36), np.float64, 1)
     lhs, rhs = base_l.T, base_r[:, ::2].T           # (20, 18) and (18, 17), both strided
@@ -168,7 +136,6 @@ def test_non_contiguous_operands():
            d_lhs=d_rhs, d_rhs=cuda.to_device(x)[::2])
 
 
-@needs_runtime
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8])
 def test_integers_exact(dtype):
     _check(_data((17, 9), dtype), _data((9, 18), dtype, 1), MATMUL, variant="tiled")
@@ -176,7 +143,6 @@ def test_integers_exact(dtype):
            variant="warp_dot")
 
 
-@needs_runtime
 def test_int32_wraps_like_numpy():
     lhs = np.full((2, 3), 1 << 20, np.int32)
     rhs = np.full((3, 17), (1 << 20) + 7, np.int32)
@@ -186,14 +152,12 @@ def test_int32_wraps_like_numpy():
     _check(lhs[0], rhs, VECMAT, variant="thread_dot")
 
 
-@needs_runtime
 def test_bool():
     _check(_data((6, 17), bool), _data((17, 18), bool, 1), MATMUL, variant="tiled")
     _check(_data((6, 3), bool), _data((3,), bool, 1), (((1,), (0,)), ((), ())))
     _check(_data((6, 3), bool), _data((3, 2), bool, 1), MATMUL, np.float32)
 
 
-@needs_runtime
 def test_preferred_element_type_and_mixed_dtypes():
     lhs32, rhs32 = _data((5, 6), np.float32), _data((6, 17), np.float32, 1)
     _check(lhs32, rhs32, MATMUL, np.float64)     # float32 product, then widened
@@ -206,19 +170,16 @@ def test_preferred_element_type_and_mixed_dtypes():
     _check(_data((5, 6), np.float32), _data((6,), np.float64, 1), (((1,), (0,)), ((), ())))
 
 
-@needs_runtime
 def test_float16():
     _check(_data((5, 18), np.float16), _data((18, 17), np.float16, 1), MATMUL, variant="tiled")
 
 
-@needs_runtime
 def test_k_zero_gives_zeros():
     dk = _check(_data((3, 0), np.float64), _data((0, 17), np.float64), MATMUL)
     assert not dk.empty
     _check(_data((3, 0), np.int32), _data((0,), np.int32), (((1,), (0,)), ((), ())))
 
 
-@needs_runtime
 def test_empty_outputs_skip_launch():
     for lhs_shape, rhs_shape in [((0, 5), (5, 4)), ((3, 5), (5, 0)), ((0, 5), (5,))]:
         dn = MATMUL
@@ -233,7 +194,6 @@ def test_empty_outputs_skip_launch():
     assert dk.empty and dk.out_shape == (0, 3, 2)
 
 
-@needs_runtime
 def test_grid_stride_loops_cover_a_small_grid():
     # Launch with one block where several are asked for: the grid-stride loops (which cover
     # the 65535 cap on grid y/z) must still visit every batch, row tile and column tile.
@@ -281,8 +241,6 @@ _PTX_DTYPES = [(np.float32, np.float32, np.float32), (np.float64, np.float64, np
                (np.int16, np.float32, np.float64), (np.bool_, np.bool_, np.float32)]
 
 
-@pytest.mark.skipif(not _ptx_usable(), reason="needs numba.cuda.compile_ptx (NVVM) without "
-                    "the simulator")
 @pytest.mark.parametrize("dtypes", _PTX_DTYPES, ids=lambda d: "-".join(np.dtype(t).name for t in d))
 def test_every_variant_compiles_to_ptx(dtypes):
     from numba import types

@@ -19,34 +19,14 @@ import pytest
 from numba import cuda
 
 _SIM = bool(numba.config.ENABLE_CUDASIM)
-_RUNTIME = _SIM or cuda.is_available()
-_REASON = "CUDA tests need a GPU or NUMBA_ENABLE_CUDASIM=1"
+# conftest.py skips the launches without a GPU or the simulator, and the PTX tests without
+# numba-cuda's NVVM
 
-
-def _probe(x):
-    x[0] = 1.0
-
-
-@functools.cache
-def _ptx_usable() -> bool:
-    """compile_ptx works (NVVM present) and is not the simulator's stand-in."""
-    if _SIM:
-        return False
-    try:
-        cuda.compile_ptx(_probe, "void(float32[:])", cc=(8, 0))
-        return True
-    except Exception:
-        return False
-
-
-if not (_RUNTIME or _ptx_usable()):
-    pytest.skip(_REASON, allow_module_level=True)
-
-from numbax import lax  # noqa: E402
-from numbax.backends.numba_cpu import scalar_math as _sm  # noqa: E402
-from numbax.backends.numba_cuda import device_math as _dm  # noqa: E402
-from numbax.backends.numba_cuda import scalar_ops as ops  # noqa: E402
-from numbax.primitives import special  # noqa: E402
+from numbax import lax
+from numbax.backends.numba_cpu import scalar_math as _sm
+from numbax.backends.numba_cuda import device_math as _dm
+from numbax.backends.numba_cuda import scalar_ops as ops
+from numbax.primitives import special
 
 F32, F64, BOOL = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.bool_)
 FLOATS = [F32, F64]
@@ -309,7 +289,6 @@ def _check(got, ref, ulps, what, scale=0.0):
                            f" got  {got[bad]}\n want {ref[bad]}")
 
 
-@pytest.mark.skipif(not _RUNTIME, reason=_REASON)
 @pytest.mark.parametrize("case", RUN_CASES, ids=lambda c: c.id)
 def test_rule_matches_eager(case):
     ref = case.reference()
@@ -318,7 +297,6 @@ def test_rule_matches_eager(case):
            case.ulps if _SIM else case.gpu_ulps, f"{case.id}: {case.expr()}", case.scale)
 
 
-@pytest.mark.skipif(not _RUNTIME, reason=_REASON)
 def test_typed_literals_keep_float32():
     """x32 * 0.1: numba would compute the product in float64 and round it twice."""
     x = _floats(F32)
@@ -353,7 +331,6 @@ class _Device:
     compute_capability = (8, 0)
 
 
-@pytest.mark.skipif(not _ptx_usable(), reason="needs numba-cuda with NVVM, without the simulator")
 @pytest.mark.parametrize("dtypes", ["float", "int"])
 def test_rules_compile_to_ptx(dtypes, monkeypatch):
     """Every case's expression compiled by the real CUDA target as a device function whose

@@ -509,7 +509,7 @@ def copy_kernel_source(ndim: int) -> str:
     """A kernel that copies any (strided) device array into a C-contiguous one of its shape."""
     idx = [f"i{d}" for d in range(ndim)]
     ext = [f"x.shape[{d}]" for d in range(ndim)]
-    lines = [f"for f in range(cuda.grid(1), o.size, cuda.gridsize(1)):"]
+    lines = ["for f in range(cuda.grid(1), o.size, cuda.gridsize(1)):"]
     inner: list[str] = []
     _unravel("f", idx, ext, inner)
     inner.append(f"o[{', '.join(idx)}] = x[{', '.join(idx)}]")

@@ -1,15 +1,17 @@
 """jaxpr -> a program of CUDA kernels whose values stay on the GPU.
 
-The jaxpr is prepared and partitioned exactly as for the CPU (`numba_cpu.compiler.prepare`,
-`Plan`), with two settings: index maps that must exist in memory are copied by a kernel (no
-numpy on the host), and the reductions of one group share their axes. Each step becomes one or
-more kernels (codegen.py); `dot_general` is a tiled kernel (matmul.py); `cond`, `while_loop`
-and `scan` are host loops over the compiled programs of their bodies, reading back only the
-predicate or branch index.
+The jaxpr is prepared and partitioned as for the CPU (`numba_cpu.compiler.prepare`, `Plan`),
+with three differences: a transpose feeding a `dot_general` is folded into its dimension
+numbers (the dot kernel reads strided operands), index maps that must exist in memory are
+copied by a kernel (no numpy on the host), and the reductions of one group share their axes.
+Each step becomes one or more kernels (codegen.py); `dot_general` is a tiled kernel
+(matmul.py); `cond`, `while_loop` and `scan` are host loops over the compiled programs of
+their bodies, reading back only the predicate or branch index.
 
-The host program is a list of closures over a list of slots. Arguments that are not on the
-GPU are copied there once per call; results are numba device arrays (`np.asarray` copies
-back). Rank-0 values live in 1-element device arrays and come back as 0-d ones.
+The host program is generated as Python source (`HostSource`, shown by `.as_text()` and
+reused by `export(target="cuda")`). Arguments not on the GPU are copied there once per call;
+results are numba device arrays (`np.asarray` copies back). Rank-0 values live in 1-element
+device arrays and come back as 0-d ones.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ import weakref
 import numpy as np
 
 from ... import config as _config
-from ...jaxpr import Jaxpr, Literal
+from ...jaxpr import Jaxpr, JaxprEqn, Literal, rewrite_eqns
+from ...passes import dce_jaxpr
 from ..numba_cpu.compiler import prepare
 from ..numba_cpu.partition import Group, HostCall, LoopKernel, Plan
 from . import runtime
@@ -90,111 +93,123 @@ def _entry(aval, launch: Launch):
     return convert
 
 
-class CudaExecutable:
-    """A lowered program: the optimised jaxpr, its plan, the kernels, and `run_flat`."""
+def absorb_transposes(jaxpr: Jaxpr) -> Jaxpr:
+    """`dot_general(transpose(a), b)` -> `dot_general(a, b)` with the dimension numbers mapped
+    through the permutation, when that keeps the order of the free dims (the result's layout):
+    the dot kernel reads strided operands, so the transpose need not be copied first."""
+    producer = {v: e for e in jaxpr.eqns for v in e.outvars}
 
-    def __init__(self, jaxpr: Jaxpr, optimized: Jaxpr, out_tree=None):
-        t0 = time.perf_counter()
-        cuda = runtime.cuda_module()
-        self.jaxpr = optimized
-        self.out_tree = out_tree
-        self.launch = launch_config()
-        self.plan = Plan(optimized, copy_views=True, uniform_reductions=True)
-        self.kernels: list = []
-        self._slot: dict = {}
-        self._ops: list = []
-        self._consts: dict = {}
-        for v, c in zip(optimized.constvars, optimized.consts):
-            c = np.asarray(c)
-            self._consts[self._slot_of(v)] = cuda.to_device(
-                c.reshape(1) if c.ndim == 0 else np.ascontiguousarray(c))
-        self._in_slots = [self._slot_of(v) for v in optimized.invars]
-        self._convert = [_entry(v.aval, self.launch) for v in optimized.invars]
+    def rule(e, emit):
+        if e.primitive.name != "dot_general":
+            return False
+        (lc, rc), (lb, rb) = e.params["dimension_numbers"]
+        ops, dims = list(e.invars), [[lc, lb], [rc, rb]]
+        changed = False
+        for k, x in enumerate(ops):
+            t = producer.get(x) if type(x) is not Literal else None
+            if t is None or t.primitive.name != "transpose" or type(t.invars[0]) is Literal:
+                continue
+            perm = t.params["permutation"]
+            contract, batch = dims[k]
+            free = [d for d in range(len(perm)) if d not in contract and d not in batch]
+            if [perm[d] for d in free] != sorted(perm[d] for d in free):
+                continue
+            ops[k] = t.invars[0]
+            dims[k] = [tuple(perm[d] for d in contract), tuple(perm[d] for d in batch)]
+            changed = True
+        if not changed:
+            return False
+        dn = ((dims[0][0], dims[1][0]), (dims[0][1], dims[1][1]))
+        emit(JaxprEqn(e.primitive, ops, dict(e.params, dimension_numbers=dn), e.outvars))
+        return True
+    return dce_jaxpr(rewrite_eqns(jaxpr, rule))
+
+
+def prepare_cuda(jaxpr: Jaxpr) -> Jaxpr:
+    return absorb_transposes(prepare(jaxpr))
+
+
+class HostSource:
+    """The host program of a plan as Python source: allocations, launches, views and the loops
+    of control flow, in order. Names it uses live in `env`: `k<i>` configured kernels, `c<i>`
+    device constants, `p<i>` the run functions of control-flow bodies."""
+
+    def __init__(self, plan: Plan, launch: Launch, compile_sub):
+        self.plan, self.launch, self.compile_sub = plan, launch, compile_sub
+        self.env: dict = {"np": np, "_scan": scan_on_device}
+        self.lines: list[str] = []
+        self.names: dict = {}
+        self.kernels: list = []      # CudaKernelSpecs and DotKernels, in launch order
+        self.subprograms: list = []  # (env name, executable) of control-flow bodies
+        self._n = 0
+        jaxpr = plan.jaxpr
+        for i, v in enumerate(jaxpr.constvars):
+            self.names[v] = f"c{i}"
+        self.params = [f"a{i}" for i in range(len(jaxpr.invars))]
+        self.names.update(zip(jaxpr.invars, self.params))
         self._views(-1)
-        for step in self.plan.steps:
+        for step in plan.steps:
             if type(step) is Group:
-                self._kernel_steps(group_kernels(self.plan, step, self.launch))
+                self._kernels(group_kernels(plan, step, launch))
             elif type(step) is LoopKernel:
-                self._kernel_steps(loop_kernels(self.plan, step, self.launch))
+                self._kernels(loop_kernels(plan, step, launch))
             else:
                 self._host_call(step)
             self._views(step.index)
-        self._outs = []
-        for v in optimized.outvars:
-            if type(v) is Literal:
-                val = np.asarray(v.val, v.aval.dtype)
-                self._outs.append(("lit", val))
-            else:
-                self._outs.append(("slot", self._slot[self.plan.aliases.get(v, v)]))
-        self.compile_time = time.perf_counter() - t0
-        _config.log("lowered for CUDA: %d kernels (%.0f ms)", len(self.kernels),
-                    1e3 * self.compile_time)
+        self.outputs = [self.value(v) for v in jaxpr.outvars]
 
-    # ------------------------------------------------------------------ building
+    def fresh(self, prefix="v") -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
 
-    def _slot_of(self, v) -> int:
-        s = self._slot.get(v)
-        if s is None:
-            s = self._slot[v] = len(self._slot)
-        return s
-
-    def _read(self, v):
-        """A getter for v's device value (literals become device constants once)."""
+    def value(self, v) -> str:
         if type(v) is Literal:
-            cuda = runtime.cuda_module()
-            c = cuda.to_device(np.asarray(v.val, v.aval.dtype).reshape(
-                (1,) if not v.aval.ndim else v.aval.shape))
-            return lambda env: c
-        s = self._slot[self.plan.aliases.get(v, v)]
-        return lambda env: env[s]
+            name = self.fresh("lit")
+            val = np.asarray(v.val, v.aval.dtype)
+            self.env[name] = val.reshape(1) if val.ndim == 0 else val
+            self.lines.append(f"{name}_d = cuda.to_device({name})")
+            return f"{name}_d"
+        return self.names[self.plan.aliases.get(v, v)]
 
     def _views(self, step_index: int) -> None:
         for eqn in self.plan.views_after.get(step_index, ()):
-            src = self._slot[self.plan.aliases.get(eqn.invars[0], eqn.invars[0])]
-            out = self._slot_of(eqn.outvars[0])
+            name = self.names[eqn.outvars[0]] = self.fresh()
+            shape = eqn.outvars[0].aval.shape or (1,)
+            self.lines.append(f"{name} = {self.value(eqn.invars[0])}.reshape({shape})")
 
-            def op(env, src=src, out=out, shape=eqn.outvars[0].aval.shape or (1,)):
-                env[out] = env[src].reshape(shape)
-            self._ops.append(op)
+    def _alloc(self, shape, dtype) -> str:
+        name = self.fresh("o")
+        self.lines.append(f"{name} = cuda.device_array({tuple(shape)}, np.{np.dtype(dtype).name})")
+        return name
 
-    def _kernel_steps(self, specs: list) -> None:
-        cuda = runtime.cuda_module()
-        scratch_of_previous: list = []
+    def _kernels(self, specs: list) -> None:
+        scratch: list[str] = []
         for spec in specs:
             self.kernels.append(spec)
-            kernel = load_cuda_kernel(spec.source)
-            configured = kernel[spec.grid, spec.block] if spec.grid else None
-            ins = [self._read(v) for v in spec.inputs]
-            outs = []    # (slot or None, shape, dtype, reuse)
-            for v, shape, dtype in spec.outputs:
-                reuse = spec.in_place and v is not None and v in self._slot
-                outs.append((self._slot_of(v) if v is not None else None, shape, dtype, reuse,
-                             v.aval.shape if v is not None else None))
-            n_prev = len(scratch_of_previous) if spec.reads_scratch else 0
-            prev_slots = list(scratch_of_previous) if spec.reads_scratch else []
-            scratch_slots = [("scratch", len(self._ops), i) for i, o in enumerate(outs)
-                             if o[0] is None and i >= n_prev]
-            extents = list(spec.extents)
-
-            def op(env, configured=configured, ins=ins, outs=outs, extents=extents,
-                   n_prev=n_prev, prev_slots=prev_slots, scratch_slots=scratch_slots):
-                args = list(extents) + [g(env) for g in ins]
-                k = 0
-                for i, (slot, shape, dtype, reuse, vshape) in enumerate(outs):
-                    if i < n_prev:
-                        args.append(env[prev_slots[i]])
-                        continue
-                    arr = env[slot] if reuse else cuda.device_array(shape, dtype)
-                    args.append(arr)
-                    if slot is None:
-                        env[scratch_slots[k]] = arr
-                        k += 1
-                    elif not reuse:
-                        env[slot] = arr.reshape(vshape) if vshape else arr
-                if configured is not None:
-                    configured(*args)
-            self._ops.append(op)
-            scratch_of_previous = scratch_slots
+            kname = f"k{len(self.kernels) - 1}"
+            if spec.grid:
+                self.env[kname] = (spec.source, spec.grid, spec.block)
+            args = [str(n) for n in spec.extents] + [self.value(v) for v in spec.inputs]
+            now_scratch = []
+            for i, (v, shape, dtype) in enumerate(spec.outputs):
+                if spec.reads_scratch and i < len(scratch):
+                    args.append(scratch[i])
+                    continue
+                if spec.in_place and v is not None and v in self.names:
+                    args.append(self.names[v])
+                    continue
+                o = self._alloc(shape, dtype)
+                args.append(o)
+                if v is None:
+                    now_scratch.append(o)
+                elif v.aval.shape != tuple(shape):
+                    self.names[v] = self.fresh()
+                    self.lines.append(f"{self.names[v]} = {o}.reshape({v.aval.shape or (1,)})")
+                else:
+                    self.names[v] = o
+            if spec.grid:
+                self.lines.append(f"{kname}({', '.join(args)})")
+            scratch = now_scratch
 
     def _host_call(self, step: HostCall) -> None:
         eqn = step.eqn
@@ -204,13 +219,11 @@ class CudaExecutable:
         elif name in _CONTROL_FLOW:
             self._control_flow(eqn)
         elif name == "debug_print":
-            ins = [self._read(v) for v in eqn.invars]
-            params = eqn.params
-
-            def op(env, ins=ins, params=params, avals=[v.aval for v in eqn.invars]):
-                vals = [np.asarray(g(env)).reshape(a.shape) for g, a in zip(ins, avals)]
-                eqn.primitive.impl(*vals, **params)
-            self._ops.append(op)
+            fname = self.fresh("p")
+            avals = [v.aval for v in eqn.invars]
+            self.env[fname] = lambda *xs: eqn.primitive.impl(
+                *[np.asarray(x).reshape(a.shape) for x, a in zip(xs, avals)], **eqn.params)
+            self.lines.append(f"{fname}({', '.join(self.value(v) for v in eqn.invars)})")
         else:
             raise NotImplementedError(
                 f"jit(device='cuda'): the primitive {name!r} has no CUDA lowering yet "
@@ -219,103 +232,123 @@ class CudaExecutable:
 
     def _dot_general(self, eqn) -> None:
         from .matmul import dot_general_kernel
-        cuda = runtime.cuda_module()
-        lhs, rhs = eqn.invars
-        out = eqn.outvars[0]
+        (lhs, rhs), out = eqn.invars, eqn.outvars[0]
         dk = dot_general_kernel(lhs.aval.shape, rhs.aval.shape, lhs.aval.dtype, rhs.aval.dtype,
                                 out.aval.dtype, eqn.params["dimension_numbers"])
         self.kernels.append(dk)
-        kernel = None if dk.empty else load_cuda_kernel(dk.source)[dk.grid, dk.block]
-        get_l, get_r = self._read(lhs), self._read(rhs)
-        slot = self._slot_of(out)
-        size = max(1, math.prod(out.aval.shape))
-        zeros = np.zeros(size, out.aval.dtype)
-        vshape = out.aval.shape or (1,)
+        kname = f"k{len(self.kernels) - 1}"
+        size = max(1, dk.out_size)
+        if dk.empty or not math.prod(lhs.aval.shape) or not math.prod(rhs.aval.shape):
+            zname = self.fresh("zeros")
+            self.env[zname] = np.zeros(size, out.aval.dtype)
+            o = self.fresh("o")
+            self.lines.append(f"{o} = cuda.to_device({zname})")
+        else:
+            self.env[kname] = (dk.source, dk.grid, dk.block)
+            o = self._alloc((size,), out.aval.dtype)
+            self.lines.append(f"{kname}({self.value(lhs)}, {self.value(rhs)}, {o})")
+        self.names[out] = self.fresh()
+        self.lines.append(f"{self.names[out]} = {o}.reshape({out.aval.shape or (1,)})")
 
-        def op(env):
-            if kernel is not None:
-                o = cuda.device_array(size, out.aval.dtype)
-                kernel(get_l(env), get_r(env), o)
-            else:   # nothing to contract: zeros
-                o = cuda.to_device(zeros)
-            env[slot] = o.reshape(vshape)
-        self._ops.append(op)
+    def _sub(self, jaxpr) -> str:
+        name = f"p{len(self.subprograms)}"
+        exe = self.compile_sub(jaxpr)
+        self.subprograms.append((name, exe))
+        self.env[name] = exe
+        return name
 
     def _control_flow(self, eqn) -> None:
-        ins = [self._read(v) for v in eqn.invars]
-        out_slots = [self._slot_of(v) for v in eqn.outvars]
         p = eqn.params
+        ins = [self.value(v) for v in eqn.invars]
+        outs = [self.fresh() for _ in eqn.outvars]
+        for v, o in zip(eqn.outvars, outs):
+            self.names[v] = o
+        unpack = f"{', '.join(outs)}, = "
         name = eqn.primitive.name
         if name == "cond":
-            branches = [compile_jaxpr(b) for b in p["branches"]]
-
-            def op(env):
-                args = [g(env) for g in ins]
-                i = int(np.asarray(args[0])[0])
-                i = min(max(i, 0), len(branches) - 1)
-                for s, val in zip(out_slots, branches[i].run_device(args[1:])):
-                    env[s] = val
+            branches = [self._sub(b) for b in p["branches"]]
+            i = self.fresh("i")
+            self.lines += [f"{i} = min(max(int({ins[0]}.copy_to_host()[0]), 0), "
+                           f"{len(branches) - 1})",
+                           f"{unpack}({', '.join(branches)},)[{i}]([{', '.join(ins[1:])}])"]
         elif name == "while":
-            cond_exe, body_exe = compile_jaxpr(p["cond_jaxpr"]), compile_jaxpr(p["body_jaxpr"])
+            cond, body = self._sub(p["cond_jaxpr"]), self._sub(p["body_jaxpr"])
             nc, nb = p["cond_nconsts"], p["body_nconsts"]
-
-            def op(env):
-                args = [g(env) for g in ins]
-                cc, bc, carry = args[:nc], args[nc:nc + nb], args[nc + nb:]
-                while bool(np.asarray(cond_exe.run_device(cc + carry)[0])[0]):
-                    carry = body_exe.run_device(bc + carry)
-                for s, val in zip(out_slots, carry):
-                    env[s] = val
+            cc, bc, carry = ins[:nc], ins[nc:nc + nb], ins[nc + nb:]
+            c = self.fresh("carry")
+            self.lines += [f"{c} = [{', '.join(carry)}]",
+                           f"while {cond}([{''.join(x + ', ' for x in cc)}*{c}])[0]"
+                           ".copy_to_host()[0]:",
+                           f"    {c} = {body}([{''.join(x + ', ' for x in bc)}*{c}])",
+                           f"{unpack}{c}"]
         else:
-            body = compile_jaxpr(p["jaxpr"])
-            nconst, ncarry, length, reverse = (p["num_consts"], p["num_carry"], p["length"],
-                                               p["reverse"])
-            cuda = runtime.cuda_module()
-            y_avals = p["jaxpr"].out_avals[ncarry:]
-            x_avals = [v.aval for v in eqn.invars[nconst + ncarry:]]
+            body = self._sub(p["jaxpr"])
+            nconst, ncarry = p["num_consts"], p["num_carry"]
+            ys = [(a.shape, np.dtype(a.dtype).name) for a in p["jaxpr"].out_avals[ncarry:]]
+            self.lines.append(
+                f"{unpack}_scan({body}, [{', '.join(ins[:nconst])}], "
+                f"[{', '.join(ins[nconst:nconst + ncarry])}], [{', '.join(ins[nconst + ncarry:])}], "
+                f"{p['length']}, {p['reverse']}, {ys})")
 
-            def op(env):
-                args = [g(env) for g in ins]
-                consts, carry, xs = args[:nconst], args[nconst:nconst + ncarry], \
-                    args[nconst + ncarry:]
-                ys = [cuda.device_array((length, max(1, math.prod(a.shape))), a.dtype)
-                      for a in y_avals]
-                for k in range(length):
-                    i = length - 1 - k if reverse else k
-                    x_i = [x[i:i + 1].reshape(a.shape[1:] or (1,)) for x, a in zip(xs, x_avals)]
-                    outs = body.run_device(consts + carry + x_i)
-                    carry = outs[:ncarry]
-                    for y, o in zip(ys, outs[ncarry:]):
-                        y[i].copy_to_device(o.reshape(y.shape[1]))
-                shaped = [y.reshape((length,) + a.shape) for y, a in zip(ys, y_avals)]
-                for s, val in zip(out_slots, list(carry) + shaped):
-                    env[s] = val
-        self._ops.append(op)
+    def source(self, name: str = "run") -> str:
+        body = self.lines + [f"return [{', '.join(self.outputs)}]"]
+        return f"def {name}({', '.join(self.params)}):\n" + \
+            "".join(f"    {ln}\n" for ln in body)
 
-    # ------------------------------------------------------------------ running
 
-    def run_device(self, args: list) -> list:
-        """Run on device values in the internal form (rank-0 as 1-element arrays)."""
-        env = dict(self._consts)
-        for s, a in zip(self._in_slots, args):
-            env[s] = a
-        for op in self._ops:
-            op(env)
+def scan_on_device(body, consts, carry, xs, length, reverse, y_specs):
+    """lax.scan as a host loop over the body's program: x slices are views, each y is copied
+    into its row of a preallocated stack (device to device)."""
+    from numba import cuda
+    ys = [cuda.device_array((length, max(1, math.prod(shape))), np.dtype(dtype))
+          for shape, dtype in y_specs]
+    for k in range(length):
+        i = length - 1 - k if reverse else k
+        x_i = [x[i:i + 1].reshape(x.shape[1:] or (1,)) for x in xs]
+        outs = body([*consts, *carry, *x_i])
+        carry = outs[:len(carry)]
+        for y, o in zip(ys, outs[len(carry):]):
+            y[i].copy_to_device(o.reshape(y.shape[1]))
+    return [*carry, *[y.reshape((length,) + tuple(shape)) for y, (shape, _) in zip(ys, y_specs)]]
+
+
+class CudaExecutable:
+    """A lowered program: the optimised jaxpr, its plan, the kernels, and the host program."""
+
+    def __init__(self, jaxpr: Jaxpr, optimized: Jaxpr, out_tree=None):
+        t0 = time.perf_counter()
         cuda = runtime.cuda_module()
-        outs = []
-        for o in self._outs:
-            if o[0] == "lit":
-                outs.append(cuda.to_device(o[1].reshape(1) if o[1].ndim == 0 else o[1]))
-            else:
-                outs.append(env[o[1]])
-        return outs
+        self.jaxpr = optimized
+        self.out_tree = out_tree
+        self.launch = launch_config()
+        self.plan = Plan(optimized, copy_views=True, uniform_reductions=True)
+        host = HostSource(self.plan, self.launch, compile_jaxpr)
+        self.kernels = host.kernels
+        self.host_source = host.source("run")
+        env = dict(host.env, cuda=cuda)
+        for k, val in host.env.items():
+            if type(val) is tuple:   # (source, grid, block): a kernel, configured for its launch
+                source, grid, block = val
+                env[k] = load_cuda_kernel(source)[grid, block]
+            elif isinstance(val, CudaExecutable):   # a body: takes its arguments as a list
+                env[k] = (lambda run: lambda args: run(*args))(val.run_device)
+        for i, c in enumerate(optimized.consts):
+            c = np.asarray(c)
+            env[f"c{i}"] = cuda.to_device(c.reshape(1) if c.ndim == 0 else
+                                          np.ascontiguousarray(c))
+        exec(compile(self.host_source, "<numbax CUDA host program>", "exec"), env)
+        self.run_device = env["run"]
+        self._convert = [_entry(v.aval, self.launch) for v in optimized.invars]
+        self._scalar_out = [v.aval.ndim == 0 for v in optimized.outvars]
+        self.compile_time = time.perf_counter() - t0
+        _config.log("lowered for CUDA: %d kernels (%.0f ms)", len(self.kernels),
+                    1e3 * self.compile_time)
 
     def run_flat(self, *args) -> list:
         if len(args) != len(self._convert):
             raise TypeError(f"expected {len(self._convert)} arguments, got {len(args)}")
-        outs = self.run_device([c(a) for c, a in zip(self._convert, args)])
-        return [o.reshape(()) if v.aval.ndim == 0 else o
-                for o, v in zip(outs, self.jaxpr.outvars)]
+        outs = self.run_device(*[c(a) for c, a in zip(self._convert, args)])
+        return [o.reshape(()) if s else o for o, s in zip(outs, self._scalar_out)]
 
     def run_tree(self, *args):
         from ...tree_util import tree_unflatten
@@ -325,10 +358,11 @@ class CudaExecutable:
     __call__ = run_flat
 
     def as_text(self) -> str:
-        parts = [f"# ---- CUDA program: {len(self.kernels)} kernels ----"]
-        for k in self.kernels:
+        parts = ["# ---- host program (plain Python; k<i> are the kernels below, launched "
+                 "with their grid and block) ----", self.host_source]
+        for i, k in enumerate(self.kernels):
             launch = "" if getattr(k, "empty", False) else f" <<<{k.grid}, {k.block}>>>"
-            parts += [f"# ---- kernel: {k.description}{launch} ----", k.source]
+            parts += [f"# ---- k{i}: {k.description}{launch} ----", k.source]
         return "\n".join(parts)
 
 
@@ -336,7 +370,7 @@ def kernel_specs(jaxpr: Jaxpr, launch: Launch) -> list:
     """Every kernel a program would launch (control-flow bodies included), generated without a
     GPU: for compiling them all to PTX where no device exists."""
     from .matmul import dot_general_kernel
-    plan = Plan(prepare(jaxpr), copy_views=True, uniform_reductions=True)
+    plan = Plan(prepare_cuda(jaxpr), copy_views=True, uniform_reductions=True)
     specs = []
     for step in plan.steps:
         if type(step) is Group:
@@ -367,7 +401,7 @@ def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> CudaExecutable:
         per = _executables[jaxpr] = {}
     exe = per.get(out_tree)
     if exe is None:
-        exe = per[out_tree] = CudaExecutable(jaxpr, prepare(jaxpr), out_tree)
+        exe = per[out_tree] = CudaExecutable(jaxpr, prepare_cuda(jaxpr), out_tree)
     return exe
 
 
