@@ -293,3 +293,25 @@ def test_dtype_mismatch_of_a_device_argument():
     d = nb.device_put(V.astype(np.float32), "cuda")
     got = f(d)    # another signature: compiled again for float32
     assert np.asarray(got).dtype == np.float32
+
+
+# ------------------------------------------------------------------ the GPU benchmark script
+
+def test_gpu_benchmark_script_runs_on_the_simulator(tmp_path):
+    """benchmarks/gpu.py's numbax paths, at tiny sizes on the simulator (its numbers there are
+    meaningless, but a broken script would otherwise only show on a GPU)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "gpu.json"
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(root, "src"), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "gpu.py"),
+                           "--simulate", "--json", str(out)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ours = [r for r in json.loads(out.read_text())["rows"] if r["impl"].startswith("numbax")]
+    assert sorted(r["workload"] for r in ours) == ["W1", "W2", "W3"]
+    assert all(r["status"] == "ok" and r["median_s"] > 0 for r in ours)
