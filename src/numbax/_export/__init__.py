@@ -8,12 +8,15 @@ and the optimised jaxpr (the program `jit` compiles) is written out for one of t
 * ``"numba"``: the numba backend's fused loop kernels and host program in one file, with the
   helper functions they call copied in;
 * ``"c"``: a C99 translation unit and header: fixed shapes, plain loops, libm only;
-* ``"cuda"``: not yet (it needs the CUDA backend).
+* ``"cuda"``: the CUDA backend's kernels (`jit(f, device="cuda")`'s, launched with fixed
+  sizes), the device functions they call and the host program launching them, in one file
+  for numba-cuda.
 
 The exported code imports nothing of numbax. It takes the *flat* leaves of the example
 arguments' pytree, in `tree_flatten` order, and returns the flat leaves of the result (one array
-as it is, several as a tuple; the C function writes them to output buffers). The source carries
-a docstring (a header comment in C) listing the arguments and results with their shapes.
+as it is, several as a tuple; the C function writes them to output buffers; the CUDA function
+returns numba device arrays). The source carries a docstring (a header comment in C) listing the
+arguments and results with their shapes.
 """
 from __future__ import annotations
 
@@ -31,10 +34,13 @@ class Exported:
     Attributes: `source` (str, also `str(exported)`), `target`, `name`, `in_avals` / `out_avals`
     (shapes and dtypes of the flat arguments and results), `arg_names` (the Python names of
     the flat arguments; `params` are the names in the source), `in_tree` / `out_tree` (the
-    pytrees they flatten), and for C `header` (the .h text).
+    pytrees they flatten), for C `header` (the .h text), and for CUDA `kernels`: (name, numba
+    signature) of every kernel in the source (`cuda.compile_ptx(<name>_py, signature)`
+    compiles one ahead of time).
     """
 
-    def __init__(self, source: str, target: str, name: str, sig: Signature, params, header=None):
+    def __init__(self, source: str, target: str, name: str, sig: Signature, params, header=None,
+                 kernels=None):
         self.source = source
         self.target = target
         self.name = name
@@ -45,6 +51,7 @@ class Exported:
         self.arg_names = sig.arg_names
         self.params = list(params)
         self.header = header
+        self.kernels = kernels
 
     def __str__(self) -> str:
         return self.source
@@ -73,9 +80,10 @@ class Exported:
     def load(self, **kw):
         """The exported function, ready to call.
 
-        python / numba: the source executed in a fresh module namespace (nothing of numbax is
-        involved). c: the source compiled with the system C compiler into a temporary shared
-        library and wrapped with ctypes (`c.load_c` for the options)."""
+        python / numba / cuda: the source executed in a fresh module namespace (nothing of
+        numbax is involved; cuda needs numba-cuda and a GPU, or NUMBA_ENABLE_CUDASIM=1 set before
+        numba is imported). c: the source compiled with the system C compiler into a temporary
+        shared library and wrapped with ctypes (`c.load_c` for the options)."""
         if self.target == "c":
             from .c import load_c
             return load_c(self, **kw)
@@ -94,12 +102,10 @@ def export(f, *example_args, target: str = "python", name: str | None = None,
     or a `jit`-wrapped function (its static arguments are honoured). The example arguments may
     be arrays or `ShapeDtypeStruct`s; keyword arguments are example keyword arguments of f.
     Returns an `Exported`; primitives a target cannot express raise NotImplementedError naming
-    them.
+    them. Exporting needs no GPU (target "cuda" only generates source).
     """
     if target not in TARGETS:
         raise ValueError(f"export: unknown target {target!r}; choose one of {TARGETS}")
-    if target == "cuda":
-        raise NotImplementedError("export target 'cuda' needs the CUDA backend (issue 7)")
     jaxpr, sig = stage(f, example_args, example_kwargs)
     name = name if name is not None else _default(f, target)
     if target == "python":
@@ -110,6 +116,10 @@ def export(f, *example_args, target: str = "python", name: str | None = None,
         from .numba import export_numba
         source, params = export_numba(jaxpr, sig, name)
         return Exported(source, target, name, sig, params)
+    if target == "cuda":
+        from .cuda import export_cuda
+        source, params, kernels = export_cuda(jaxpr, sig, name)
+        return Exported(source, target, name, sig, params, kernels=kernels)
     from .c import export_c
     source, header, params = export_c(jaxpr, sig, name)
     return Exported(source, target, name, sig, params, header=header)
@@ -118,7 +128,11 @@ def export(f, *example_args, target: str = "python", name: str | None = None,
 def _default(f, target) -> str:
     from ._common import C_RESERVED, PY_RESERVED, sanitize
     name = default_name(f).lstrip("_") or "exported"
-    name = sanitize(name, C_RESERVED if target == "c" else PY_RESERVED)
+    if target == "cuda":
+        from .cuda import RESERVED as reserved
+    else:
+        reserved = C_RESERVED if target == "c" else PY_RESERVED
+    name = sanitize(name, reserved)
     return name if not name.startswith("_") else "f" + name
 
 
@@ -130,6 +144,8 @@ def supported_primitives(target: str) -> frozenset:
         from .numba import SUPPORTED
     elif target == "c":
         from .c import SUPPORTED
+    elif target == "cuda":
+        from .cuda import SUPPORTED
     else:
         return frozenset()
     return SUPPORTED

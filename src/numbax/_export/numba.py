@@ -16,6 +16,9 @@ modules are collected as text. One file then holds
 Kernels are compiled when the file is executed (they carry explicit signatures). They are
 cached on disk (numba's `cache=True`, next to the file) only when the file is imported from a
 real file; executed from a string they compile in memory.
+
+The helper copying (`_helper_source`) serves the CUDA target too: its kernels call
+numba_cuda/device_math.py (`_dm.`) and scalar_math.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import functools
 import io
 import os
 import tokenize
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,7 +36,15 @@ from ._common import (Namer, check_name, describe, doc_text, module_doc, names_i
                       param_names, py_array, py_scalar, rename_tokens, single_equation)
 from .python import PyModule, emit_function, prepare
 
-_HELPER_MODULES = {"_sm": "scalar_math", "_vm": "vector_math", "_la": "linalg_loops"}
+#: the helper modules generated kernels call, by the prefix they call them with: (backend
+#: package, module); the CUDA target's kernels call device_math and scalar_math
+_HELPER_MODULES = {"_sm": ("numba_cpu", "scalar_math"), "_vm": ("numba_cpu", "vector_math"),
+                   "_la": ("numba_cpu", "linalg_loops"), "_dm": ("numba_cuda", "device_math")}
+#: the order their copies come in (device_math uses scalar_math's tables and functions)
+_HELPER_ORDER = ("_sm", "_vm", "_la", "_dm")
+#: the prefixes each backend's kernels use
+CPU_HELPERS = ("_sm", "_vm", "_la")
+CUDA_HELPERS = ("_dm", "_sm")
 _IMPORTS = {"math": "import math", "np": "import numpy as np", "numba": "import numba",
             "types": "from numba import types",
             "intrinsic": "from numba.extending import intrinsic", "ir": "from llvmlite import ir"}
@@ -51,83 +63,181 @@ def _collect(source: str, fn_name: str) -> _Source:
 
 # --------------------------------------------------------------------------- helper modules
 
-@functools.lru_cache(maxsize=None)
-def _helper_module(prefix: str):
-    """(statements, defined names per statement, names used per statement, top-level names)
-    of a helper module, parsed from its source file."""
-    from ..backends.numba_cpu import codegen
-    path = os.path.join(os.path.dirname(codegen.__file__), _HELPER_MODULES[prefix] + ".py")
-    with open(path) as f:
-        text = f.read()
+class _Stmt(NamedTuple):
+    """A top-level statement of a module: its source, the names it defines and uses, the
+    `alias.name` references to other helper modules ({prefix: names}), and whether it holds
+    an import (then it is renamed through its syntax tree)."""
+    src: str
+    defined: set
+    used: set
+    refs: dict
+    imports: bool
+
+
+class _Parsed(NamedTuple):
+    stmts: list      # _Stmt, without the imports and the module docstring
+    top: set         # the names the statements define
+    imports: dict    # name -> the import line of the module's absolute top-level imports
+    attrs: dict      # the alias of another helper module -> its prefix + "_"
+
+
+def _parse(text: str) -> _Parsed:
+    """A module's statements, for copying some of them (with what they use) elsewhere."""
     tree = ast.parse(text)
     lines = text.splitlines(keepends=True)
-    stmts = []
+    by_module = {mod: p for p, (_, mod) in _HELPER_MODULES.items()}
+    imports, attrs, stmts = {}, {}, []
     for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                imports[a.asname or a.name.split(".")[0]] = \
+                    f"import {a.name}" + (f" as {a.asname}" if a.asname else "")
+            continue
+        if isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                bound = a.asname or a.name
+                if node.level and a.name in by_module:
+                    attrs[bound] = by_module[a.name] + "_"
+                elif not node.level and node.module != "__future__":
+                    imports[bound] = f"from {node.module} import {a.name}" + \
+                        (f" as {a.asname}" if a.asname else "")
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue  # the module docstring
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         src = "".join(lines[start - 1:node.end_lineno])
+        nested = [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
         defined = set()
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             defined.add(node.name)
-        else:
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 defined |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        else:  # if / try / with / for: what it binds, imports included
+            defined |= {n.id for n in ast.walk(node)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            defined |= {a.asname or a.name.split(".")[0] for n in nested for a in n.names}
         used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        stmts.append((src, defined, used))
-    top = set().union(*(d for _, d, _ in stmts))
-    return stmts, top
+        refs: dict = {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and \
+                    n.value.id in attrs:
+                refs.setdefault(attrs[n.value.id][:-1], set()).add(n.attr)
+        stmts.append(_Stmt(src, defined, used, refs, bool(nested)))
+    top = set().union(*(s.defined for s in stmts))
+    return _Parsed(stmts, top, imports, attrs)
 
 
-def _helper_source(needed: dict) -> tuple[str, set]:
-    """The source of the helper functions in needed ({prefix: names}) with everything they use,
-    renamed `<prefix>_<name>`; and the import names the code refers to."""
-    parts, imports = [], set()
-    for prefix in ("_sm", "_vm", "_la"):
-        names = needed.get(prefix)
-        if not names:
-            continue
-        stmts, top = _helper_module(prefix)
-        want = set(names)
-        while True:  # the closure of what the wanted statements use
-            more = set()
-            for src, defined, used in stmts:
-                if defined & want:
-                    more |= used & top
-            if more <= want:
-                break
-            want |= more
-        mapping = {n: f"{prefix}_{n}" for n in top}
+@functools.lru_cache(maxsize=None)
+def _helper_module(prefix: str) -> _Parsed:
+    """A helper module of a backend, parsed from its source file."""
+    from .. import backends
+    package, module = _HELPER_MODULES[prefix]
+    path = os.path.join(os.path.dirname(backends.__file__), package, module + ".py")
+    with open(path) as f:
+        return _parse(f.read())
+
+
+def _rename(src: str, mapping: dict, attrs: dict, through_tree: bool = False) -> str:
+    """src with the names in mapping renamed and `alias.name` (alias in attrs) replaced by
+    attrs[alias] + name. A statement holding imports is renamed through its syntax tree
+    (`import math` binding a renamed `math` becomes `import math as <new name>`), and loses
+    its comments."""
+    if not through_tree:
+        return rename_tokens(src, mapping, attrs)
+
+    class Renamer(ast.NodeTransformer):
+        def visit_Name(self, node):
+            node.id = mapping.get(node.id, node.id)
+            return node
+
+        def visit_Attribute(self, node):
+            if isinstance(node.value, ast.Name) and node.value.id in attrs:
+                return ast.copy_location(ast.Name(attrs[node.value.id] + node.attr, node.ctx),
+                                         node)
+            self.generic_visit(node)
+            return node
+
+        def visit_alias(self, node):
+            bound = node.asname or node.name
+            if bound in mapping:
+                node.asname = mapping[bound]
+            return node
+
+        def visit_FunctionDef(self, node):
+            node.name = mapping.get(node.name, node.name)
+            self.generic_visit(node)
+            return node
+
+        visit_ClassDef = visit_FunctionDef
+
+    return ast.unparse(Renamer().visit(ast.parse(src))) + "\n"
+
+
+def _join(chosen: list[str]) -> str:
+    """Statements as module text: definitions two blank lines apart, runs of simple
+    statements together."""
+    text = ""
+    for i, s in enumerate(chosen):
+        s = s.rstrip("\n") + "\n"
+        simple = not s.startswith(("def ", "class ", "@"))
+        if i:
+            prev_simple = not chosen[i - 1].startswith(("def ", "class ", "@"))
+            text += "" if simple and prev_simple else "\n\n"
+        text += s
+    return text
+
+
+def _helper_source(needed: dict) -> tuple[str, dict]:
+    """The source of the helper functions in needed ({prefix: names}) with everything they use
+    (in their module, and in the other helper modules they call), renamed `<prefix>_<name>`;
+    and the import lines the code needs, by the name they bind."""
+    want = {p: set(n) for p, n in needed.items() if n}
+    changed = True
+    while changed:  # the closure of what the wanted statements use
+        changed = False
+        for prefix in [p for p in _HELPER_ORDER if p in want]:
+            mod = _helper_module(prefix)
+            names = want[prefix]
+            while True:
+                more = set()
+                for st in mod.stmts:
+                    if st.defined & names:
+                        more |= st.used & mod.top
+                if more <= names:
+                    break
+                names |= more
+            for st in mod.stmts:
+                if st.defined & names:
+                    for q, refs in st.refs.items():
+                        if not refs <= want.setdefault(q, set()):
+                            want[q] |= refs
+                            changed = True
+    parts, imports = [], {}
+    for prefix in [p for p in _HELPER_ORDER if want.get(p)]:
+        mod = _helper_module(prefix)
+        mapping = {n: f"{prefix}_{n}" for n in mod.top}
         chosen = []
-        for src, defined, used in stmts:
-            if defined & want:
-                chosen.append(rename_tokens(src, mapping).replace("cache=True", "cache=_CACHE"))
-                imports |= used & set(_IMPORTS)
-        module = _HELPER_MODULES[prefix]
-        text = ""
-        for i, s in enumerate(chosen):
-            s = s.rstrip("\n") + "\n"
-            simple = not s.startswith(("def ", "class ", "@"))
-            if i:
-                prev_simple = not chosen[i - 1].startswith(("def ", "class ", "@"))
-                text += "" if simple and prev_simple else "\n\n"
-            text += s
-        parts.append(f"# ---- copied from the numba backend of numbax: {module}.py (renamed "
-                     f"{prefix}_*) ----\n"
-                     + text)
+        for st in mod.stmts:
+            if st.defined & want[prefix]:
+                chosen.append(_rename(st.src, mapping, mod.attrs, st.imports)
+                              .replace("cache=True", "cache=_CACHE"))
+                imports.update({n: mod.imports[n] for n in st.used if n in mod.imports})
+        package, module = _HELPER_MODULES[prefix]
+        backend = "numba" if package == "numba_cpu" else "CUDA"
+        parts.append(f"# ---- copied from the {backend} backend of numbax: {module}.py (renamed "
+                     f"{prefix}_*) ----\n" + _join(chosen))
     return "\n\n".join(parts), imports
 
 
-def _helper_refs(source: str) -> dict:
+def _helper_refs(source: str, prefixes=CPU_HELPERS) -> dict:
     """{prefix: names} of the `_sm.name`-style references in source."""
     toks = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
             if t.type in (tokenize.NAME, tokenize.OP)]
     refs: dict = {}
     for a, b, c in zip(toks, toks[1:], toks[2:]):
-        if a.string in _HELPER_MODULES and b.string == "." and c.type == tokenize.NAME:
+        if a.string in prefixes and b.string == "." and c.type == tokenize.NAME:
             refs.setdefault(a.string, set()).add(c.string)
     return refs
 
@@ -138,6 +248,11 @@ def _merge(into: dict, refs: dict) -> None:
 
 
 _ATTRS = {p: p + "_" for p in _HELPER_MODULES}
+
+#: defines `_CACHE`, the `cache=` of the copied njit functions (needs `import os, sys`)
+CACHE_LINE = ("# numba's on-disk cache needs a real file: it is on when this module is imported "
+              "from one\n_CACHE = bool(globals().get(\"__file__\")) and os.path.isfile(__file__) "
+              "and \\\n    sys.modules.get(__name__) is not None")
 
 
 # --------------------------------------------------------------------------- kernels
@@ -288,9 +403,7 @@ def export_numba(jaxpr: Jaxpr, sig, name: str) -> tuple[str, list[str]]:
     imports += [ln for ln in pymod.imports if ln != "import numpy as np"]
     if any("base64" in c for c in consts) and "import base64" not in imports:
         imports.append("import base64")
-    cache = ("# numba's on-disk cache needs a real file: it is on when this module is "
-             "imported from one\n_CACHE = bool(globals().get(\"__file__\")) and "
-             "os.path.isfile(__file__) and \\\n    sys.modules.get(__name__) is not None")
+    cache = CACHE_LINE
     parts = [f'"""{doc_text(module_doc(name, "numba"))}\n"""',
              "from __future__ import annotations",
              "# Generated by numbax.export (target \"numba\"): numba + numpy, no numbax import.\n"

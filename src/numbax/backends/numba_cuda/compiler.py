@@ -41,12 +41,28 @@ def load_cuda_kernel(source: str):
     if k is None:
         name = "numbax_cuda_" + hashlib.sha256(source.encode()).hexdigest()[:16]
         ns = {"__name__": name}
-        exec(compile(source, f"<{name}>", "exec"), ns)
-        if runtime.simulated():   # Python's math raises where libdevice returns inf or NaN
+        simulated = runtime.simulated()
+        exec(compile(_numpy_floats(source) if simulated else source, f"<{name}>", "exec"), ns)
+        if simulated:   # Python's math raises where libdevice returns inf or NaN
             from .device_math import simulator_math
             ns["math"] = simulator_math
         k = _kernels[source] = ns["kernel"]
     return k
+
+
+def _numpy_floats(source: str) -> str:
+    """The simulator runs kernels as Python, where `0.5 / 0.0` raises instead of giving inf:
+    float literals become numpy floats there (the GPU's own arithmetic is IEEE)."""
+    import io
+    import tokenize
+    out = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        text = tok.string
+        if tok.type == tokenize.NUMBER and any(c in text for c in ".eE") and \
+                not text.lower().startswith("0x"):
+            text = f"np.float64({text})"
+        out.append((tok.type, text))
+    return tokenize.untokenize(out)
 
 
 def launch_config() -> Launch:
@@ -131,8 +147,9 @@ def prepare_cuda(jaxpr: Jaxpr) -> Jaxpr:
 
 class HostSource:
     """The host program of a plan as Python source: allocations, launches, views and the loops
-    of control flow, in order. Names it uses live in `env`: `k<i>` configured kernels, `c<i>`
-    device constants, `p<i>` the run functions of control-flow bodies."""
+    of control flow, in order. Names it uses live in `env`: `k<i>` kernels as (source, grid,
+    block), `c<i>` the jaxpr's constants, `p<i>` control-flow bodies, `dbg<n>` debug printers,
+    numpy arrays (those in `device_consts` to be uploaded once, the others used on the host)."""
 
     def __init__(self, plan: Plan, launch: Launch, compile_sub):
         self.plan, self.launch, self.compile_sub = plan, launch, compile_sub
@@ -141,6 +158,7 @@ class HostSource:
         self.names: dict = {}
         self.kernels: list = []      # CudaKernelSpecs and DotKernels, in launch order
         self.subprograms: list = []  # (env name, executable) of control-flow bodies
+        self.device_consts: set = set()   # env names of numpy values to keep on the device
         self._n = 0
         jaxpr = plan.jaxpr
         for i, v in enumerate(jaxpr.constvars):
@@ -163,12 +181,12 @@ class HostSource:
         return f"{prefix}{self._n}"
 
     def value(self, v) -> str:
-        if type(v) is Literal:
+        if type(v) is Literal:   # a device constant, uploaded once (device_consts)
             name = self.fresh("lit")
             val = np.asarray(v.val, v.aval.dtype)
             self.env[name] = val.reshape(1) if val.ndim == 0 else val
-            self.lines.append(f"{name}_d = cuda.to_device({name})")
-            return f"{name}_d"
+            self.device_consts.add(name)
+            return name
         return self.names[self.plan.aliases.get(v, v)]
 
     def _views(self, step_index: int) -> None:
@@ -219,7 +237,7 @@ class HostSource:
         elif name in _CONTROL_FLOW:
             self._control_flow(eqn)
         elif name == "debug_print":
-            fname = self.fresh("p")
+            fname = self.fresh("dbg")
             avals = [v.aval for v in eqn.invars]
             self.env[fname] = lambda *xs: eqn.primitive.impl(
                 *[np.asarray(x).reshape(a.shape) for x, a in zip(xs, avals)], **eqn.params)
@@ -332,6 +350,8 @@ class CudaExecutable:
                 env[k] = load_cuda_kernel(source)[grid, block]
             elif isinstance(val, CudaExecutable):   # a body: takes its arguments as a list
                 env[k] = (lambda run: lambda args: run(*args))(val.run_device)
+        for name in host.device_consts:
+            env[name] = cuda.to_device(host.env[name])
         for i, c in enumerate(optimized.consts):
             c = np.asarray(c)
             env[f"c{i}"] = cuda.to_device(c.reshape(1) if c.ndim == 0 else
