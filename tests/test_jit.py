@@ -1303,3 +1303,21 @@ def test_results_are_fresh_arrays():
     a, b = f(x), f(x)
     for u, v in zip(a, b):
         assert not np.shares_memory(u, v) and not np.shares_memory(u, x)
+
+
+def test_max_min_ties_of_signed_zeros_follow_numpy():
+    """numpy's maximum/minimum give the second operand when the two compare equal (0.0 and
+    -0.0), elementwise and in reductions; so do the compiled kernels and the exports."""
+    import shutil
+    x, y = np.array([0.0, -0.0, np.nan, 1.0]), np.array([-0.0, 0.0, 1.0, np.nan])
+
+    def f(x, y):
+        return (jnp.maximum(x, y), jnp.minimum(x, y), jnp.max(jnp.stack([x, y]), axis=0),
+                jnp.min(jnp.stack([x, y]), axis=0))
+    want = f(x, y)
+    runs = [nb.jit(f)] + [nb.export(f, x, y, target=t).load()
+                          for t in ["numba"] + (["c"] if shutil.which("cc") else [])]
+    for run in runs:
+        for got, w in zip(run(x, y), want):
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(w))
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(w))

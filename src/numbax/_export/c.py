@@ -366,9 +366,9 @@ class Scalar:
     def _maxmin(self, op, dt) -> str:
         t, s = ctype(dt), _short(dt)
         name = f"nbx_{op}_{s}"
-        cmp = ">=" if op == "max" else "<="
-        if dt.kind == "f":
-            body = f"return (a {cmp} b || a != a) ? a : b;  /* NaN propagates, as numpy's */"
+        cmp = ">" if op == "max" else "<"
+        if dt.kind == "f":   # as numpy's: NaN propagates, and ties (0.0, -0.0) give b
+            body = f"return (a {cmp} b || a != a) ? a : b;"
         else:
             body = f"return a {cmp} b ? a : b;"
         return self.prog.helper(name, f"static inline {t} {name}({t} a, {t} b) {{\n"
