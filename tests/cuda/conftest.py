@@ -12,8 +12,12 @@
 Anything a machine cannot do is skipped, saying why."""
 import functools
 import os
+import sys
 
 import pytest
+
+# the CUDA tests reuse program generators and checks of the main suite
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @functools.lru_cache(None)

@@ -112,6 +112,17 @@ def test_reductions_with_different_axes_in_one_program():
     check(lambda x: (jnp.sum(x, axis=0), jnp.sum(x, axis=1), jnp.sum(jnp.exp(x))), X)
 
 
+def test_many_reductions_share_memory_in_groups_of_eight():
+    """Each reduction of a group takes block-sized shared arrays: at most 8 a group."""
+    def f(x):
+        return [jnp.sum(jnp.sin(x * k), axis=1) for k in range(11)]
+    check(f, X)
+    plan = nb.jit(f, device="cuda").lower(X).plan
+    sizes = [sum(e.primitive.name == "reduce_sum" for e in s.eqns) for s in plan.steps
+             if hasattr(s, "domain")]
+    assert sum(sizes) == 11 and max(sizes) <= 8
+
+
 # ------------------------------------------------------------------ index maps
 
 VIEWS = {
@@ -240,6 +251,24 @@ def test_results_are_device_arrays_and_feed_back():
     np.testing.assert_allclose(np.asarray(again), np.sin(np.sin(V) * 2.0) * 2.0, rtol=1e-13)
     s = nb.jit(jnp.sum, device="cuda")(V)
     assert s.shape == () and np.asarray(s) == pytest.approx(V.sum(), rel=1e-13)
+
+
+def test_results_survive_later_calls():
+    """Intermediates come from buffers reused between calls; results never do, even when a
+    loop hands back a buffer it was given."""
+    f = nb.jit(nb.value_and_grad(loss), device="cuda")
+    first, second = f(W, XD, YD), f(2 * W, XD, YD)
+    for got, w in ((first, W), (second, 2 * W)):
+        want = nb.jit(nb.value_and_grad(loss))(w, XD, YD)
+        np.testing.assert_allclose(np.asarray(got[1]), want[1], rtol=1e-12)
+
+    def g(x):
+        y = jnp.sin(x) * 2.0
+        return lax.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, c[1]), (0, y))[1]
+    h = nb.jit(g, device="cuda")
+    a, b = h(V), h(2 * V)
+    np.testing.assert_allclose(np.asarray(a), np.sin(V) * 2.0, rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(b), np.sin(2 * V) * 2.0, rtol=1e-13)
 
 
 def test_device_put_and_devices():

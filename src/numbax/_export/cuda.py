@@ -256,7 +256,8 @@ class _Module:
                 raise NotImplementedError(f"export(target='cuda'): the host program refers to "
                                           f"{key!r} ({type(value).__name__}), which has no "
                                           f"standalone form")
-        text = rename_tokens("\n".join(host.lines) + "\n", mapping) if host.lines else ""
+        lines = host.body_lines()
+        text = rename_tokens("\n".join(lines) + "\n", mapping) if lines else ""
         if "_scan" in names_in(text):
             self.uses_scan = True
         return text.splitlines(), list(host.params)

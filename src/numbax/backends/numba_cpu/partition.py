@@ -218,8 +218,9 @@ class Plan:
         if not self.uniform_reductions or eqn.primitive.name not in REDUCTIONS:
             return True
         axes = frozenset(eqn.params["axes"])
-        return all(frozenset(e.params["axes"]) == axes for e in group.eqns
-                   if e.primitive.name in REDUCTIONS)
+        others = [e for e in group.eqns if e.primitive.name in REDUCTIONS]
+        # each reduction takes two block-sized arrays of shared memory at most (48 KiB)
+        return len(others) < 8 and all(frozenset(e.params["axes"]) == axes for e in others)
 
     def require_materialized(self, v):
         """Make v available in memory (or as a host scalar) at the end of the current steps."""

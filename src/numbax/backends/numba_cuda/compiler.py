@@ -151,8 +151,11 @@ class HostSource:
     block), `c<i>` the jaxpr's constants, `p<i>` control-flow bodies, `dbg<n>` debug printers,
     numpy arrays (those in `device_consts` to be uploaded once, the others used on the host)."""
 
-    def __init__(self, plan: Plan, launch: Launch, compile_sub):
+    def __init__(self, plan: Plan, launch: Launch, compile_sub, pool: bool = False):
         self.plan, self.launch, self.compile_sub = plan, launch, compile_sub
+        self.pool = pool             # intermediates come from a pool of per-caller buffers
+        self.bases: dict = {}        # value name -> the allocations it may be a view of
+        self.allocs: dict = {}       # allocation name -> (shape, dtype)
         self.env: dict = {"np": np, "_scan": scan_on_device}
         self.lines: list[str] = []
         self.names: dict = {}
@@ -193,11 +196,15 @@ class HostSource:
         for eqn in self.plan.views_after.get(step_index, ()):
             name = self.names[eqn.outvars[0]] = self.fresh()
             shape = eqn.outvars[0].aval.shape or (1,)
-            self.lines.append(f"{name} = {self.value(eqn.invars[0])}.reshape({shape})")
+            src = self.value(eqn.invars[0])
+            self.bases[name] = self.bases.get(src, set())
+            self.lines.append(f"{name} = {src}.reshape({shape})")
 
     def _alloc(self, shape, dtype) -> str:
         name = self.fresh("o")
-        self.lines.append(f"{name} = cuda.device_array({tuple(shape)}, np.{np.dtype(dtype).name})")
+        self.allocs[name] = (tuple(shape), np.dtype(dtype))
+        self.bases[name] = {name}
+        self.lines.append(_Alloc(name))
         return name
 
     def _kernels(self, specs: list) -> None:
@@ -222,6 +229,7 @@ class HostSource:
                     now_scratch.append(o)
                 elif v.aval.shape != tuple(shape):
                     self.names[v] = self.fresh()
+                    self.bases[self.names[v]] = self.bases[o]
                     self.lines.append(f"{self.names[v]} = {o}.reshape({v.aval.shape or (1,)})")
                 else:
                     self.names[v] = o
@@ -266,6 +274,7 @@ class HostSource:
             o = self._alloc((size,), out.aval.dtype)
             self.lines.append(f"{kname}({self.value(lhs)}, {self.value(rhs)}, {o})")
         self.names[out] = self.fresh()
+        self.bases[self.names[out]] = self.bases.get(o, set())
         self.lines.append(f"{self.names[out]} = {o}.reshape({out.aval.shape or (1,)})")
 
     def _sub(self, jaxpr) -> str:
@@ -279,8 +288,9 @@ class HostSource:
         p = eqn.params
         ins = [self.value(v) for v in eqn.invars]
         outs = [self.fresh() for _ in eqn.outvars]
-        for v, o in zip(eqn.outvars, outs):
+        for v, o in zip(eqn.outvars, outs):   # a body may hand back any of its operands
             self.names[v] = o
+            self.bases[o] = set().union(*(self.bases.get(x, set()) for x in ins))
         unpack = f"{', '.join(outs)}, = "
         name = eqn.primitive.name
         if name == "cond":
@@ -309,9 +319,48 @@ class HostSource:
                 f"{p['length']}, {p['reverse']}, {ys})")
 
     def source(self, name: str = "run") -> str:
-        body = self.lines + [f"return [{', '.join(self.outputs)}]"]
+        body = self.body_lines() + [f"return [{', '.join(self.outputs)}]"]
         return f"def {name}({', '.join(self.params)}):\n" + \
             "".join(f"    {ln}\n" for ln in body)
+
+    def body_lines(self) -> list[str]:
+        """The function's statements (without its return). With `pool`, the intermediates
+        that cannot reach the caller are taken from a set of buffers kept between calls (one
+        set per concurrent caller; kernels run in stream order, so the next call may reuse
+        them at once): numba's allocations are cudaMalloc calls, one per step otherwise."""
+        escaping = set().union(*(self.bases.get(o, set()) for o in self.outputs))
+        pooled = [a for a in self.allocs if self.pool and a not in escaping]
+        slot = {a: i for i, a in enumerate(pooled)}
+        lines = []
+        for ln in self.lines:
+            if type(ln) is not _Alloc:
+                lines.append(ln)
+            elif ln.name in slot:
+                lines.append(f"{ln.name} = _s[{slot[ln.name]}]")
+            else:
+                shape, dtype = self.allocs[ln.name]
+                lines.append(f"{ln.name} = cuda.device_array({shape}, np.{dtype.name})")
+        if pooled:
+            shapes = [self.allocs[a] for a in pooled]
+            self.env["_pool"] = []
+            self.env["_scratch"] = lambda: tuple(_cuda().device_array(sh, dt) for sh, dt in shapes)
+            lines = ["try:", "    _s = _pool.pop()", "except IndexError:",
+                     "    _s = _scratch()"] + lines + ["_pool.append(_s)"]
+        return lines
+
+
+class _Alloc:
+    """A line of the host program that allocates `name` (rendered by `HostSource.source`)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __str__(self):
+        return f"<allocation {self.name}>"
+
+
+def _cuda():
+    return runtime.cuda_module()
 
 
 def scan_on_device(body, consts, carry, xs, length, reverse, y_specs):
@@ -340,7 +389,7 @@ class CudaExecutable:
         self.out_tree = out_tree
         self.launch = launch_config()
         self.plan = Plan(optimized, copy_views=True, uniform_reductions=True)
-        host = HostSource(self.plan, self.launch, compile_jaxpr)
+        host = HostSource(self.plan, self.launch, compile_jaxpr, pool=True)
         self.kernels = host.kernels
         self.host_source = host.source("run")
         env = dict(host.env, cuda=cuda)
