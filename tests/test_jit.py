@@ -1321,3 +1321,19 @@ def test_max_min_ties_of_signed_zeros_follow_numpy():
         for got, w in zip(run(x, y), want):
             np.testing.assert_array_equal(np.isnan(got), np.isnan(w))
             np.testing.assert_array_equal(np.signbit(got), np.signbit(w))
+
+
+def test_cuda_without_a_gpu_says_what_to_do():
+    """device="cuda" on a machine without a GPU (and without the simulator) fails at once, with
+    a RuntimeError naming the simulator switch; an unknown device is a ValueError."""
+    import numba
+    from numba import cuda
+    if numba.config.ENABLE_CUDASIM or cuda.is_available():
+        pytest.skip("this machine can run CUDA kernels")
+    with pytest.raises(RuntimeError, match="NUMBA_ENABLE_CUDASIM"):
+        nb.jit(jnp.sin, device="cuda")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        nb.device_put(np.ones(3), "cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        nb.jit(jnp.sin, device="tpu")
+    assert [d.platform for d in nb.devices()] == ["cpu"]
