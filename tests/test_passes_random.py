@@ -173,25 +173,30 @@ def build(steps, n_in, drop):
     return f
 
 
-@st.composite
-def programs(draw):
-    n_in = draw(st.integers(1, 3))
-    dtype = draw(st.sampled_from([np.float64, np.float64, np.float32]))
-    shapes = [draw(st.sampled_from(INPUT_SHAPES)) for _ in range(n_in)]
-    shapes[0] = (2, 3)
-    steps = draw(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 99),
-                                    st.integers(0, 99), st.integers(0, 99)),
-                          min_size=1, max_size=20))
-    elements = st.one_of(st.sampled_from(SPECIAL), st.floats(allow_nan=True, allow_infinity=True,
-                                                              width=32 if dtype == np.float32
-                                                              else 64))
-    args = []
-    for s in shapes:
-        vals = draw(st.lists(elements, min_size=math.prod(s), max_size=math.prod(s)))
-        with np.errstate(over="ignore"):
-            args.append(np.array(vals, dtype).reshape(s))
-    drop = draw(st.integers(0, 12))
-    return Program(build(steps, n_in, drop), f"steps={steps} drop={drop}"), args
+def programs(special=SPECIAL, bounds=None, max_steps=20):
+    """Random programs with inputs: elements drawn from `special` and from all floats (or the
+    floats within `bounds`)."""
+    @st.composite
+    def draw_program(draw):
+        n_in = draw(st.integers(1, 3))
+        dtype = draw(st.sampled_from([np.float64, np.float64, np.float32]))
+        shapes = [draw(st.sampled_from(INPUT_SHAPES)) for _ in range(n_in)]
+        shapes[0] = (2, 3)
+        steps = draw(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 99),
+                                        st.integers(0, 99), st.integers(0, 99)),
+                              min_size=1, max_size=max_steps))
+        width = 32 if dtype == np.float32 else 64
+        floats = st.floats(allow_nan=True, allow_infinity=True, width=width) if bounds is None \
+            else st.floats(*bounds, width=32)
+        elements = st.one_of(st.sampled_from(special), floats)
+        args = []
+        for s in shapes:
+            vals = draw(st.lists(elements, min_size=math.prod(s), max_size=math.prod(s)))
+            with np.errstate(over="ignore"):
+                args.append(np.array(vals, dtype).reshape(s))
+        drop = draw(st.integers(0, 12))
+        return Program(build(steps, n_in, drop), f"steps={steps} drop={drop}"), args
+    return draw_program()
 
 
 class Program:

@@ -609,17 +609,7 @@ def scatter_nest(seg: Segment, step: LoopKernel) -> None:
         nb = indices.aval.ndim - 1
         uidx = tuple(f"u{d}" for d in range(len(ushape)))
         k.body, k.loads, k.prologue = [], {}, []
-        sel, conds = [], []
-        for j, n in enumerate(dims):
-            e = k.expr(indices, uidx[:nb] + (str(j),), "body")
-            if indices.aval.dtype.kind == "u":
-                e = f"np.int64(min({e}, {2 ** 62}))"
-            e = k.bind(e, k.body, "j")
-            if mode == "clip":
-                e = k.bind(f"min(max({e}, 0), {n - 1})", k.body, "j")
-            else:
-                conds.append(f"0 <= {e} < {n}")
-            sel.append(e)
+        sel, conds = scatter_targets(k, indices, uidx[:nb], dims, mode)
         u = k.bind(k.expr(updates, uidx, "body"), k.body)
         target = f"{o}[{', '.join(sel + list(uidx[nb:]))}]" if shape else f"{o}[()]"
         op = eqn.primitive.name[len("scatter_"):] if eqn.primitive.name != "scatter" else None
@@ -633,6 +623,23 @@ def scatter_nest(seg: Segment, step: LoopKernel) -> None:
         seg.lines += k.prologue + _nest(k, [f"range({n})" for n in ushape], uidx, {}, {},
                                         k.body + apply)
     seg.descriptions.append(f"{eqn.primitive.name} into [{','.join(map(str, shape))}] ({mode})")
+
+
+def scatter_targets(k: Kernel, indices, batch: tuple, dims: tuple, mode: str):
+    """(the operand indices an update row goes to, the conditions for it to land) of the index
+    row at `batch`: clamped with mode "clip", dropped when out of bounds otherwise."""
+    sel, conds = [], []
+    for j, n in enumerate(dims):
+        e = k.expr(indices, batch + (str(j),), "body")
+        if indices.aval.dtype.kind == "u":
+            e = f"np.int64(min({e}, {2 ** 62}))"
+        e = k.bind(e, k.body, "j")
+        if mode == "clip":
+            e = k.bind(f"min(max({e}, 0), {n - 1})", k.body, "j")
+        else:
+            conds.append(f"0 <= {e} < {n}")
+        sel.append(e)
+    return sel, conds
 
 
 def append_nest(seg: Segment, step) -> None:

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ...jaxpr import JaxprEqn
-from ..numba_cpu.codegen import Kernel, Segment, _identity, _nest
+from ..numba_cpu.codegen import Kernel, Segment, _identity, _nest, scatter_targets
 from ..numba_cpu.partition import Group, LoopKernel, Plan
 from . import scalar_ops as _ops
 
@@ -463,17 +463,7 @@ def _scatter(plan: Plan, step: LoopKernel, launch: Launch) -> list[CudaKernelSpe
     uidx = k.idx
     o = seg.output(out, shape, dtype)
     seg.arg_of[out] = o
-    sel, conds = [], []
-    for j, n in enumerate(dims):
-        e = k.expr(indices, uidx[:nb] + (str(j),), "body")
-        if indices.aval.dtype.kind == "u":
-            e = f"np.int64(min({e}, {2 ** 62}))"
-        e = k.bind(e, k.body, "j")
-        if mode == "clip":
-            e = k.bind(f"min(max({e}, 0), {n - 1})", k.body, "j")
-        else:
-            conds.append(f"0 <= {e} < {n}")
-        sel.append(e)
+    sel, conds = scatter_targets(k, indices, uidx[:nb], dims, mode)
     u = k.bind(k.expr(updates, uidx, "body"), k.body)
     where = ", ".join(sel + list(uidx[nb:]))
     if op is None:
