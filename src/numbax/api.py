@@ -15,7 +15,7 @@ from .interpreters.batching import BatchTrace, BatchTracer, not_mapped
 from .interpreters.partial_eval import convert_constvars, trace_to_jaxpr
 from .jaxpr import eval_jaxpr
 from .primitives import custom_derivatives as cv
-from .primitives.jit import jit_p
+from .primitives.jit import jit_p, on as on_device
 from .backends.numba_cpu.compiler import compile_jaxpr
 from .tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
 
@@ -758,12 +758,14 @@ class Jitted:
             jaxpr, out_tree, tracer_consts = self._trace(statics, dyn_args, dyn_kwargs, static_pos,
                                                          len(args))
             if tracer_consts:  # closes over values of an enclosing transformation: don't cache
-                outs = jit_p.bind(*tracer_consts, *flat, jaxpr=jaxpr, name=self._name)
+                outs = jit_p.bind(*tracer_consts, *flat, jaxpr=jaxpr, name=self._name,
+                                  **on_device(self.device))
                 return tree_unflatten(out_tree, outs)
             entry = self._cache[key] = (jaxpr, out_tree)
         jaxpr, out_tree = entry
         if any(isinstance(x, Tracer) for x in flat):  # under a transformation: its rules apply
-            return tree_unflatten(out_tree, jit_p.bind(*flat, jaxpr=jaxpr, name=self._name))
+            return tree_unflatten(out_tree, jit_p.bind(*flat, jaxpr=jaxpr, name=self._name,
+                                                       **on_device(self.device)))
         exe = self._compile(jaxpr, out_tree)
         if fast_key is not None:
             self._fast[fast_key] = exe.run_tree

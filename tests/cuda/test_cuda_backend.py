@@ -236,6 +236,23 @@ def test_mlp_gradient():
     check(nb.grad(mlp), params, XD, rtol=1e-11)
 
 
+def test_transformations_outside_a_gpu_jit_stay_on_the_gpu():
+    """grad, vmap and jvp of a jit(device="cuda") function transform its program and run the
+    result on the GPU (the device travels with the call), as JAX keeps a jit's device."""
+    from numbax.backends.numba_cuda.runtime import is_device_array
+    f = nb.jit(lambda x: jnp.sum(jnp.sin(x) ** 2) + x[0] * x[-1], device="cuda")
+    g = nb.grad(f)(V)
+    assert is_device_array(g)
+    np.testing.assert_allclose(np.asarray(g), nb.grad(f.__wrapped__)(V), rtol=1e-13)
+    batch = np.stack([V, 2 * V])
+    vg = nb.vmap(nb.grad(f))(batch)
+    np.testing.assert_allclose(np.asarray(vg), np.stack([nb.grad(f.__wrapped__)(b)
+                                                          for b in batch]), rtol=1e-13)
+    _, t = nb.jvp(f, (V,), (np.ones(5),))
+    np.testing.assert_allclose(np.asarray(t), np.sum(nb.grad(f.__wrapped__)(V)), rtol=1e-13)
+    assert "device=cuda" in str(nb.make_jaxpr(nb.grad(f))(V))
+
+
 def test_nested_grad():
     check(nb.grad(nb.grad(nb.grad(lambda x: x ** 4 * jnp.sin(x)))), 0.7, rtol=1e-12)
 
