@@ -3,7 +3,8 @@
 They cover what neither ``math.*`` on the CUDA target nor the CPU helpers of
 ``numba_cpu.scalar_math`` (numpy ufuncs such as ``np.floor`` do not compile for CUDA) provide:
 signed truncating integer division, floor/ceil/rint/cbrt/nextafter, and digamma/polygamma
-(scalar_math's cephes port with ``math.floor``/``math.trunc``, which return floats on CUDA).
+(scalar_math's own cephes code, compiled for CUDA with ``np.floor``/``np.trunc`` bound to
+``math.floor``/``math.trunc``, which return floats there).
 
 Every function is ``cuda.jit(device=True, inline="always")``: numba inlines it into the kernel's
 IR before typing, so one definition serves float32 and float64 (and every integer width), and
@@ -154,114 +155,31 @@ def cbrt(x):
 
 
 # --------------------------------------------------------------------------- digamma, polygamma
-# scalar_math's algorithms (cephes psi and Hurwitz zeta, as scipy 1.17 wraps them), with
-# math.trunc/math.floor where scalar_math uses numpy ufuncs. Its tables, and its leaf helpers'
-# Python functions (math.* only), are used as they are.
 
-_ZETA_A = _sm._ZETA_A
-_NEGROOT_ZETA = _sm._NEGROOT_ZETA
-_GAMMA_INT = _sm._GAMMA_INT
-_NEGROOT, _NEGROOTVAL, _EULER, _MACHEP = _sm._NEGROOT, _sm._NEGROOTVAL, _sm._EULER, _sm._MACHEP
-_digamma_imp_1_2 = _device(_sm._digamma_imp_1_2.py_func)
-_psi_asy = _device(_sm._psi_asy.py_func)
-
-
-@_device
-def _hurwitz_zeta(x, q):
-    """scalar_math._hurwitz_zeta: cephes zeta(x, q) for x >= 1."""
-    if x == 1.0:
-        return math.inf
-    if x < 1.0:
-        return math.nan
-    if q <= 0.0:
-        if q == math.floor(q):
-            return math.inf
-        if x != math.floor(x):
-            return math.nan
-    if q > 1e8:
-        return (1.0 / (x - 1.0) + 1.0 / (2.0 * q)) * q ** (1.0 - x)
-    s = q ** -x
-    a = q
-    i = 0
-    b = 0.0
-    while i < 9 or a <= 9.0:
-        i += 1
-        a += 1.0
-        b = a ** -x
-        s += b
-        if abs(b / s) < _MACHEP:
-            return s
-    w = a
-    s += b * w / (x - 1.0)
-    s -= 0.5 * b
-    a = 1.0
-    k = 0.0
-    for j in range(12):
-        a *= x + k
-        b /= w
-        t = a * b / _ZETA_A[j]
-        s = s + t
-        if abs(t / s) < _MACHEP:
-            return s
-        k += 1.0
-        a *= x + k
-        b /= w
-        k += 1.0
-    return s
+def _retarget(dispatcher):
+    """A scalar_math function compiled for the CUDA target: the same Python code, with `np`
+    bound to what the CUDA target has (math.floor and math.trunc return floats there; under
+    the simulator, where they would return ints, numpy's own), and the scalar_math functions
+    it calls retargeted too."""
+    done = _RETARGETED.get(dispatcher)
+    if done is not None:
+        return done
+    fn = dispatcher.py_func
+    env = dict(fn.__globals__, np=np if _SIM else _CUDA_NP, math=math)
+    for name in fn.__code__.co_names:
+        value = env.get(name)
+        if hasattr(value, "py_func") and value is not dispatcher:
+            env[name] = _retarget(value)
+    done = _RETARGETED[dispatcher] = _device(
+        _types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__))
+    return done
 
 
-@_device
-def _psi(x):
-    """scalar_math._psi: cephes psi."""
-    y = 0.0
-    if x != x:
-        return x
-    if x == math.inf:
-        return x
-    if x == -math.inf:
-        return math.nan
-    if x == 0.0:
-        return math.copysign(math.inf, -x)
-    if x < 0.0:
-        r = x - math.trunc(x)
-        if r == 0.0:
-            return math.nan
-        y = -math.pi / math.tan(math.pi * r)
-        x = 1.0 - x
-    if x <= 10.0 and x == math.floor(x):
-        n = int(x)
-        for i in range(1, n):
-            y += 1.0 / i
-        y -= _EULER
-        return y
-    if x < 1.0:
-        y -= 1.0 / x
-        x += 1.0
-    elif x < 10.0:
-        while x > 2.0:
-            x -= 1.0
-            y += 1.0 / x
-    if 1.0 <= x <= 2.0:
-        y += _digamma_imp_1_2(x)
-        return y
-    y += _psi_asy(x)
-    return y
-
-
-@_device
-def _digamma64(x):
-    if abs(x - _NEGROOT) < 0.3:  # xsf: Taylor series about the negative zero
-        res = _NEGROOTVAL
-        coeff = -1.0
-        z = x - _NEGROOT
-        for n in range(1, 100):
-            coeff *= -z
-            term = coeff * _NEGROOT_ZETA[n - 1]
-            res += term
-            if abs(term) < 2.220446049250313e-16 * abs(res):
-                break
-        return res
-    return _psi(x)
+_RETARGETED: dict = {}
+_CUDA_NP = _types.ModuleType("numpy_on_cuda")
+_CUDA_NP.floor, _CUDA_NP.trunc, _CUDA_NP.float64 = math.floor, math.trunc, np.float64
+_digamma64 = _retarget(_sm._digamma64)
+_polygamma64 = _retarget(_sm._polygamma64)
 
 
 @_device
@@ -273,12 +191,4 @@ def digamma(x):
 @_device
 def polygamma(m, x):
     """scipy.special.polygamma(m, x) for integer m, in float64."""
-    x = np.float64(x)
-    if m == 0:
-        return _digamma64(x)
-    if m < 0:
-        return math.nan
-    fac = _GAMMA_INT[m] if m <= 170 else math.inf
-    if m % 2 == 0:
-        fac = -fac
-    return fac * _hurwitz_zeta(m + 1.0, x)
+    return _polygamma64(m, np.float64(x))
