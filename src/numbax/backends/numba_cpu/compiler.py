@@ -177,15 +177,22 @@ def prepare(jaxpr: Jaxpr) -> Jaxpr:
     return optimize_jaxpr(outer_dots_to_mul(fold_transposed_dots(jaxpr)))
 
 
-def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:
-    """The executable for jaxpr (cached per jaxpr object and output tree)."""
-    per = _executables.get(jaxpr)
+def cached_executable(cache: "weakref.WeakKeyDictionary", jaxpr: Jaxpr, out_tree, build):
+    """cache[jaxpr][out_tree], built by `build()` the first time (the cache holds the jaxpr
+    weakly: a program dies with the jaxpr it was compiled from)."""
+    per = cache.get(jaxpr)
     if per is None:
-        per = _executables[jaxpr] = {}
+        per = cache[jaxpr] = {}
     exe = per.get(out_tree)
     if exe is None:
-        exe = per[out_tree] = Executable(jaxpr, prepare(jaxpr), out_tree)
+        exe = per[out_tree] = build()
     return exe
+
+
+def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> Executable:
+    """The executable for jaxpr (cached per jaxpr object and output tree)."""
+    return cached_executable(_executables, jaxpr, out_tree,
+                             lambda: Executable(jaxpr, prepare(jaxpr), out_tree))
 
 
 __all__ = ["Executable", "compile_jaxpr", "inline_calls", "prepare"]

@@ -25,7 +25,7 @@ import numpy as np
 from ... import config as _config
 from ...jaxpr import Jaxpr, JaxprEqn, Literal, rewrite_eqns
 from ...passes import dce_jaxpr
-from ..numba_cpu.compiler import prepare
+from ..numba_cpu.compiler import cached_executable, prepare
 from ..numba_cpu.partition import Group, HostCall, LoopKernel, Plan
 from . import runtime
 from .codegen import Launch, copy_kernel_source, group_kernels, loop_kernels
@@ -465,13 +465,8 @@ _executables: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def compile_jaxpr(jaxpr: Jaxpr, out_tree=None) -> CudaExecutable:
     """The CUDA executable for jaxpr (cached per jaxpr object and output tree)."""
-    per = _executables.get(jaxpr)
-    if per is None:
-        per = _executables[jaxpr] = {}
-    exe = per.get(out_tree)
-    if exe is None:
-        exe = per[out_tree] = CudaExecutable(jaxpr, prepare_cuda(jaxpr), out_tree)
-    return exe
+    return cached_executable(_executables, jaxpr, out_tree,
+                             lambda: CudaExecutable(jaxpr, prepare_cuda(jaxpr), out_tree))
 
 
 __all__ = ["CudaExecutable", "compile_jaxpr", "contiguous", "kernel_specs", "load_cuda_kernel"]
