@@ -580,7 +580,7 @@ def _arg_names(fun, args, in_tree_per_arg) -> list[str]:
     return names
 
 
-def _stage(fun, args, kwargs, transform: str):
+def _stage(fun, args, kwargs, transform: str, device: str | None = None):
     """Trace fun at the abstract values of (args, kwargs) -> (jaxpr, in_tree, out_tree, consts)."""
     flat, in_tree = tree_flatten((args, kwargs))
     avals = [_abstractify(x) for x in flat]
@@ -593,7 +593,7 @@ def _stage(fun, args, kwargs, transform: str):
 
     names = _arg_names(fun, list(args) + list(kwargs.values()),
                        [len(tree_flatten(a)[0]) for a in list(args) + list(kwargs.values())])
-    with batching.staging_for_compilation():
+    with batching.staging_for_compilation(device):
         jaxpr = trace_to_jaxpr(flat_fun, avals, names, _fun_name(fun), transform)
     return jaxpr, in_tree, store["out_tree"], flat
 
@@ -728,7 +728,7 @@ class Jitted:
                 and p.name not in static_kw])
         except (TypeError, ValueError):
             pass
-        jaxpr, in_tree, out_tree, _ = _stage(f, dyn_args, dyn_kwargs, "jit")
+        jaxpr, in_tree, out_tree, _ = _stage(f, dyn_args, dyn_kwargs, "jit", self.device)
         jaxpr, tracer_consts = convert_constvars(jaxpr)
         return jaxpr, out_tree, tracer_consts
 

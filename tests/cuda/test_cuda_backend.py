@@ -189,6 +189,21 @@ def test_while_and_fori():
     check(lambda x: lax.fori_loop(0, 3, lambda i, v: v + i * v, x), V)
 
 
+def test_vmap_of_a_while_loop_keeps_the_lanes_in_lockstep():
+    """On the CPU a batched predicate becomes a scan over lanes; for the GPU the loop stays one
+    masked loop over all lanes (one kernel sequence per step, not one loop per lane)."""
+    def newton_sqrt(a):
+        return lax.while_loop(lambda x: jnp.abs(x * x - a) > 1e-12 * a,
+                              lambda x: 0.5 * (x + a / x), a)
+    f = nb.vmap(newton_sqrt)
+    a = np.array([2.0, 9.0, 1e4, 0.5])
+    check(f, a, rtol=1e-15)
+    gpu_eqns = nb.jit(f, device="cuda").lower(a).jaxpr.eqns
+    cpu_eqns = nb.jit(f).lower(a).jaxpr.eqns
+    assert [e.primitive.name for e in gpu_eqns] == ["while"]
+    assert "scan" in [e.primitive.name for e in cpu_eqns]
+
+
 def test_scan():
     def f(x, xs):
         def step(c, xi):

@@ -23,25 +23,28 @@ primitive_batchers: dict = {}
 
 class _Mode(threading.local):
     def __init__(self):
-        self.compiling = 0
+        self.targets: list = []
 
 
 _mode = _Mode()
 
 
 @contextlib.contextmanager
-def staging_for_compilation():
-    """Marks tracing whose result will be compiled (jit, make_jaxpr). Rules may then choose the
-    strategy that suits compiled loops over the one that suits eager numpy (see while_loop's)."""
-    _mode.compiling += 1
+def staging_for_compilation(device: str | None = None):
+    """Marks tracing whose result will be compiled (jit, make_jaxpr) for a device (None: the
+    CPU). Rules may then choose the strategy that suits compiled CPU loops over the one that
+    suits eager numpy or a GPU (see while_loop's)."""
+    _mode.targets.append(device)
     try:
         yield
     finally:
-        _mode.compiling -= 1
+        _mode.targets.pop()
 
 
 def staged_for_compilation() -> bool:
-    return _mode.compiling > 0
+    """Whether the innermost staging compiles for the CPU (a GPU keeps its lanes in lockstep,
+    as numpy does eagerly)."""
+    return bool(_mode.targets) and _mode.targets[-1] in (None, "cpu")
 
 
 class BatchTracer(Tracer):
