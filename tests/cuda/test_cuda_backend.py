@@ -6,6 +6,7 @@ import pytest
 import numbax as nb
 import numbax.numpy as jnp
 from numbax import lax
+from numbax.primitives.linalg import triangular_solve
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(3, 5))
@@ -339,8 +340,50 @@ def test_lowered_text_shows_the_kernels():
 
 def test_unsupported_primitive_says_which():
     a = X @ X.T + 5 * np.eye(3)
-    with pytest.raises(NotImplementedError, match="cholesky.*CUDA"):
-        nb.jit(jnp.linalg.cholesky, device="cuda")(a)
+    with pytest.raises(NotImplementedError, match="slogdet.*CUDA"):
+        nb.jit(jnp.linalg.slogdet, device="cuda")(a)
+
+
+# ------------------------------------------------------------------ linear algebra
+
+SPD = np.stack([m @ m.T + 4 * np.eye(4) for m in RNG.normal(size=(3, 4, 4))])
+RHS = RNG.normal(size=(3, 4, 2))
+
+
+def test_cholesky_batched_and_not_positive_definite():
+    bad = SPD.copy()
+    bad[1] = -np.eye(4)
+    check(jnp.linalg.cholesky, SPD, rtol=1e-12)
+    got = np.asarray(nb.jit(jnp.linalg.cholesky, device="cuda")(bad))
+    assert np.isnan(got[1]).all() and np.isfinite(got[[0, 2]]).all()
+    check(jnp.linalg.cholesky, SPD[0].astype(np.float32), rtol=1e-5)
+
+
+@pytest.mark.parametrize("left_side", [True, False])
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("transpose_a", [True, False])
+def test_triangular_solve(left_side, lower, transpose_a):
+    a = np.linalg.cholesky(SPD)
+    a = a if lower else np.swapaxes(a, -1, -2)
+    b = RHS if left_side else np.swapaxes(RHS, -1, -2)
+    for unit in (False, True):
+        check(lambda a, b: triangular_solve(a, b, left_side=left_side, lower=lower,
+                                            transpose_a=transpose_a,
+                                            unit_diagonal=unit), a, b, rtol=1e-11)
+
+
+def test_newton_fits_and_multivariate_normal():
+    from numbax.optimize import minimize
+    from numbax.scipy.stats import multivariate_normal
+
+    def nll(p, d):
+        return jnp.sum((p - d) ** 2 * jnp.arange(1.0, 4.0)) + jnp.sum(p ** 4) * 0.01
+    data = RNG.normal(size=(3, 3))
+    fit = nb.vmap(lambda d: minimize(nll, np.zeros(3), args=(d,), method="newton").x)
+    check(fit, data, rtol=1e-10, atol=1e-12)
+    cov = SPD[0]
+    check(lambda x: multivariate_normal.logpdf(x, np.zeros(4), cov), RNG.normal(size=(5, 4)),
+          rtol=1e-12)
 
 
 def test_unknown_device():

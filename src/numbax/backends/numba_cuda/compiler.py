@@ -29,6 +29,7 @@ from ..numba_cpu.compiler import cached_executable, prepare
 from ..numba_cpu.partition import Group, HostCall, LoopKernel, Plan
 from . import runtime
 from .codegen import Launch, copy_kernel_source, group_kernels, loop_kernels
+from .linalg import KERNELS as LINALG
 
 #: the host-side equations this backend runs (besides dot_general's kernel)
 _CONTROL_FLOW = ("cond", "while", "scan")
@@ -244,6 +245,8 @@ class HostSource:
             self._dot_general(eqn)
         elif name in _CONTROL_FLOW:
             self._control_flow(eqn)
+        elif name in LINALG:
+            self._kernels([LINALG[name](eqn, self.launch)])
         elif name == "debug_print":
             fname = self.fresh("dbg")
             avals = [v.aval for v in eqn.invars]
@@ -253,8 +256,8 @@ class HostSource:
         else:
             raise NotImplementedError(
                 f"jit(device='cuda'): the primitive {name!r} has no CUDA lowering yet "
-                f"(linear algebra factorisations and sort run on the CPU backend only); "
-                f"compile this function with jit(f) on the CPU")
+                f"(solve, slogdet and sort run on the CPU backend only); compile this "
+                f"function with jit(f) on the CPU")
 
     def _dot_general(self, eqn) -> None:
         from .matmul import dot_general_kernel
@@ -451,6 +454,8 @@ def kernel_specs(jaxpr: Jaxpr, launch: Launch) -> list:
             specs.append(dot_general_kernel(lhs.aval.shape, rhs.aval.shape, lhs.aval.dtype,
                                             rhs.aval.dtype, out.aval.dtype,
                                             step.eqn.params["dimension_numbers"]))
+        elif step.eqn.primitive.name in LINALG:
+            specs.append(LINALG[step.eqn.primitive.name](step.eqn, launch))
         elif step.eqn.primitive.name in _CONTROL_FLOW:
             p = step.eqn.params
             for sub in (*p.get("branches", ()), p.get("cond_jaxpr"), p.get("body_jaxpr"),
