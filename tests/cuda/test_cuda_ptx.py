@@ -22,7 +22,8 @@ CASES["while"] = (lambda x: nb.lax.while_loop(lambda v: nb.numpy.sum(v) < 100.0,
                                               lambda v: v * 2.0 + 1.0, x), (programs.V,))
 CASES["linalg"] = (lambda a, b: (nb.numpy.linalg.cholesky(a),
                                   programs.triangular_solve(a, b, lower=False, transpose_a=True),
-                                  programs.triangular_solve(a, b[..., :1, :], left_side=False)),
+                                  programs.triangular_solve(a, b[..., :1, :], left_side=False),
+                                  nb.numpy.linalg.solve(a, b), nb.numpy.linalg.slogdet(a)),
                    (programs.SPD, programs.RHS[..., :4, :].repeat(2, axis=-1)))
 CASES["cumsum"] = (lambda x: (nb.numpy.cumsum(x, axis=1), nb.lax.cummax(x, axis=0)),
                    (programs.X,))

@@ -256,8 +256,8 @@ class HostSource:
         else:
             raise NotImplementedError(
                 f"jit(device='cuda'): the primitive {name!r} has no CUDA lowering yet "
-                f"(solve, slogdet and sort run on the CPU backend only); compile this "
-                f"function with jit(f) on the CPU")
+                f"(sort runs on the CPU backend only); compile this function with jit(f) "
+                f"on the CPU")
 
     def _dot_general(self, eqn) -> None:
         from .matmul import dot_general_kernel

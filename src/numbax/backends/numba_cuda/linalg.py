@@ -98,6 +98,90 @@ def triangular_solve_kernel(eqn: JaxprEqn, launch: Launch) -> CudaKernelSpec:
                           launch.grid(math.prod(batch) * rhs), launch.block, description)
 
 
-KERNELS = {"cholesky": cholesky_kernel, "triangular_solve": triangular_solve_kernel}
+def _lu_lines(at: str, n: int, rhs: int | None) -> list[str]:
+    """LU with partial pivoting of the scratch copy `lu`, in place, as LAPACK's getrf pivots
+    (the largest magnitude in the column; the first on ties). Sets `ok` (no zero pivot), `nan`
+    (a NaN met), `sign` (of the row permutation) and applies the row swaps and eliminations to
+    the right-hand sides `o0` when rhs is given."""
+    def ix(i, j):
+        return f"[{at}{i}, {j}]"
+    lines = ["ok = True", "nan = False", "sign = 1.0", f"for j in range({n}):",
+             "    p = j", f"    big = abs(lu{ix('j', 'j')})", "    nan = nan or big != big",
+             f"    for i in range(j + 1, {n}):", f"        v = abs(lu{ix('i', 'j')})",
+             "        nan = nan or v != v", "        if v > big:", "            big = v",
+             "            p = i", "    if not big > 0:", "        ok = False", "        break",
+             "    if p != j:", "        sign = -sign", f"        for c in range({n}):",
+             f"            t = lu{ix('j', 'c')}", f"            lu{ix('j', 'c')} = lu{ix('p', 'c')}",
+             f"            lu{ix('p', 'c')} = t"]
+    if rhs is not None:
+        lines += [f"        for c in range({rhs}):", f"            t = o0{ix('j', 'c')}",
+                  f"            o0{ix('j', 'c')} = o0{ix('p', 'c')}", f"            o0{ix('p', 'c')} = t"]
+    lines += [f"    d = lu{ix('j', 'j')}", f"    for i in range(j + 1, {n}):",
+              f"        g = lu{ix('i', 'j')} / d", f"        lu{ix('i', 'j')} = g",
+              f"        for c in range(j + 1, {n}):",
+              f"            lu{ix('i', 'c')} -= g * lu{ix('j', 'c')}"]
+    if rhs is not None:
+        lines += [f"        for c in range({rhs}):", f"            o0{ix('i', 'c')} -= g * o0{ix('j', 'c')}"]
+    return lines
 
-__all__ = ["KERNELS", "cholesky_kernel", "triangular_solve_kernel"]
+
+def _copy_lines(dst: str, src: str, at: str, rows: int, cols: int) -> list[str]:
+    return [f"for i in range({rows}):", f"    for j in range({cols}):",
+            f"        {dst}[{at}i, j] = {src}[{at}i, j]"]
+
+
+def solve_kernel(eqn: JaxprEqn, launch: Launch) -> CudaKernelSpec:
+    """x with a x = b: LU with partial pivoting, one thread per system; NaN where a is
+    singular (numpy raises there; numbax's eager solve gives NaN too)."""
+    (a, b), out = eqn.invars, eqn.outvars[0]
+    *batch, n, _ = a.aval.shape
+    k = b.aval.shape[-1]
+    lines: list[str] = []
+    inner, names = _batch(tuple(batch), 1, lines)
+    at = ", ".join(names + [""])
+    inner += _copy_lines("lu", "a0", at, n, n) + _copy_lines("o0", "a1", at, n, k)
+    inner += _lu_lines(at, n, k)
+    inner += ["if ok:", f"    for c in range({k}):", f"        for step in range({n}):",
+              f"            i = {n - 1} - step", f"            t = o0[{at}i, c]",
+              f"            for q in range(i + 1, {n}):",
+              f"                t -= lu[{at}i, q] * o0[{at}q, c]",
+              f"            o0[{at}i, c] = t / lu[{at}i, i]",
+              "else:", f"    for i in range({n}):", f"        for c in range({k}):",
+              f"            o0[{at}i, c] = math.nan"]
+    lines += ["    " + ln for ln in inner]
+    description = f"solve of {math.prod(batch)} {n}x{n} systems, {k} right-hand side(s) (LU, a thread each)"
+    return CudaKernelSpec(_kernel(["a0", "a1", "o0", "lu"], lines, description), [], [a, b],
+                          [(out, out.aval.shape, out.aval.dtype),
+                           (None, a.aval.shape, a.aval.dtype)],
+                          launch.grid(math.prod(batch)), launch.block, description)
+
+
+def slogdet_kernel(eqn: JaxprEqn, launch: Launch) -> CudaKernelSpec:
+    """(sign, log|det a|) from an LU factorisation: (0, -inf) for a singular matrix, NaN for
+    one holding NaN."""
+    a = eqn.invars[0]
+    sign_v, logdet_v = eqn.outvars
+    *batch, n, _ = a.aval.shape
+    lines: list[str] = []
+    inner, names = _batch(tuple(batch), 1, lines)
+    at = ", ".join(names + [""])
+    here = f"[{', '.join(names)}]" if names else "[0]"
+    inner += _copy_lines("lu", "a0", at, n, n) + _lu_lines(at, n, None)
+    inner += ["logdet = 0.0", "if ok:", f"    for i in range({n}):", f"        d = lu[{at}i, i]",
+              "        if d < 0:", "            sign = -sign", "        logdet += math.log(abs(d))",
+              "elif nan:", "    sign = math.nan", "    logdet = math.nan",
+              "else:", "    sign = 0.0", "    logdet = -math.inf",
+              f"o0{here} = sign", f"o1{here} = logdet"]
+    lines += ["    " + ln for ln in inner]
+    description = f"slogdet of {math.prod(batch)} {n}x{n} matrices (LU, a thread each)"
+    shape = tuple(batch) or (1,)
+    return CudaKernelSpec(_kernel(["a0", "o0", "o1", "lu"], lines, description), [], [a],
+                          [(sign_v, shape, sign_v.aval.dtype), (logdet_v, shape, logdet_v.aval.dtype),
+                           (None, a.aval.shape, a.aval.dtype)],
+                          launch.grid(math.prod(batch)), launch.block, description)
+
+
+KERNELS = {"cholesky": cholesky_kernel, "triangular_solve": triangular_solve_kernel,
+           "solve": solve_kernel, "slogdet": slogdet_kernel}
+
+__all__ = ["KERNELS"]
