@@ -1,5 +1,6 @@
 """numbax on an NVIDIA GPU against CuPy and JAX: W1 (n = 1e8), W2 and W3 in float64, reported as
-achieved memory bandwidth against the device's own copy bandwidth.
+achieved memory bandwidth against the device's own copy bandwidth; and W6b's 1000 toy fits
+(fits per second).
 
     python benchmarks/gpu.py [--n 1e8] [--repeats 15] [--quick] [--only W1,W2] [--json out.json]
     python benchmarks/gpu.py --simulate      # no GPU needed: Numba's CUDA simulator, tiny sizes
@@ -65,13 +66,14 @@ CUPY = "cupy (hand grad)"
 JAX = "jax.jit gpu"
 RTOL = 1e-9          # every result against numbax's CPU jit (atol = RTOL * max|ref|, per leaf)
 
-SIZES = {   # mode -> W1 n, W2 (rows, features), W3 (batch, layer sizes or None: w3_mlp's)
-    "full": dict(w1=100_000_000, w2=(100_000, 100), w3=(512, None)),
-    "quick": dict(w1=1_000_000, w2=(20_000, 100), w3=(128, None)),
-    "simulate": dict(w1=1_000, w2=(64, 8), w3=(8, (16, 8, 8, 4))),
+SIZES = {   # mode -> W1 n, W2 (rows, features), W3 (batch, layer sizes or None: w3_mlp's),
+    # W6b (toys, bins)
+    "full": dict(w1=100_000_000, w2=(100_000, 100), w3=(512, None), w6b=(1000, 100)),
+    "quick": dict(w1=1_000_000, w2=(20_000, 100), w3=(128, None), w6b=(100, 100)),
+    "simulate": dict(w1=1_000, w2=(64, 8), w3=(8, (16, 8, 8, 4)), w6b=(3, 2)),
 }
 SETTINGS = {"full": dict(repeats=15, min_time=0.05), "quick": dict(repeats=5, min_time=0.01),
-            "simulate": dict(repeats=2, min_time=0.0)}
+            "simulate": dict(repeats=1, min_time=0.0)}
 
 
 # --------------------------------------------------------------------------- libraries
@@ -288,6 +290,23 @@ def w3(batch: int, sizes=None) -> dict:
                 cupy=cupy_impls, jax_f=lambda jax: jax.value_and_grad(m.make_loss(jax.numpy)))
 
 
+def w6b(ntoys: int, nbins: int) -> dict:
+    """W6b's toy fits: BFGS on every pseudo-dataset of the binned model at once. On the GPU a
+    vmapped while_loop keeps its lanes in lockstep (one masked loop), every step one kernel
+    sequence over all toys. No CuPy version; JAX's vmapped BFGS gives up on about 30% of these
+    toys (see w6b_toys.py), so it is not compared here."""
+    import numbax as nb
+    from numbax.optimize import minimize
+    from numbax.scipy import stats
+    import w6_fit
+    s, b, _ = w6_fit.model(nbins)
+    data = np.random.default_rng(1).poisson(s + b, size=(ntoys, nbins)).astype(np.float64)
+    nll, x0 = w6_fit.make_nll(stats, s, b), w6_fit.start(nbins)
+    return dict(title=f"W6b {ntoys} BFGS toy fits, {nbins} bins",
+                f=nb.vmap(lambda n: minimize(nll, x0, args=(n,)).x["mu"]), args=(data,),
+                bytes=None, flops=None, cupy=None, jax_f=None, rtol=1e-4, items=(ntoys, "fits"))
+
+
 # --------------------------------------------------------------------------- running
 
 def new_row(key, title, impl, **kw) -> dict:
@@ -323,14 +342,23 @@ def run_workload(key: str, wl: dict, ctx: dict, settings: dict) -> list[dict]:
     impls[NUMBAX] = lambda: nb.block_until_ready(f_gpu(*dargs))
     rows.append(new_row(key, title, NUMBAX))
 
+    if wl["cupy"] is None or wl["jax_f"] is None:
+        for name, absent in (("cupy", wl["cupy"] is None), ("jax.jit", wl["jax_f"] is None)):
+            if absent:
+                rows.append(new_row(key, title, name, status="skipped",
+                                    note="no counterpart for this workload"))
     if ctx["simulate"]:
-        for name, why in (("cupy", ctx["cupy_why"] or "available"),
-                          ("jax.jit", ctx["jax_why"] or "GPU available")):
-            rows.append(new_row(key, title, name, status="skipped",
-                                note=f"not run under --simulate ({why})"))
+        for name, why, absent in (("cupy", ctx["cupy_why"] or "available", wl["cupy"] is None),
+                                  ("jax.jit", ctx["jax_why"] or "GPU available",
+                                   wl["jax_f"] is None)):
+            if not absent:
+                rows.append(new_row(key, title, name, status="skipped",
+                                    note=f"not run under --simulate ({why})"))
     else:
         cp = ctx["cupy"]
-        if cp is None:
+        if wl["cupy"] is None:
+            pass
+        elif cp is None:
             rows.append(new_row(key, title, "cupy", status="skipped", note=ctx["cupy_why"]))
         else:
             try:
@@ -342,7 +370,9 @@ def run_workload(key: str, wl: dict, ctx: dict, settings: dict) -> list[dict]:
                 rows.append(new_row(key, title, "cupy", status="ERROR",
                                     error=f"{type(e).__name__}: {e}"))
         jax, dev = ctx["jax"], ctx["jax_dev"]
-        if jax is None:
+        if wl["jax_f"] is None:
+            pass
+        elif jax is None:
             rows.append(new_row(key, title, "jax.jit", status="skipped", note=ctx["jax_why"]))
         else:
             try:
@@ -361,7 +391,7 @@ def run_workload(key: str, wl: dict, ctx: dict, settings: dict) -> list[dict]:
             t0 = time.perf_counter()
             result = fn()
             row["first_call_s"] = time.perf_counter() - t0
-            msg = mismatch(to_host(result), ref, RTOL)
+            msg = mismatch(to_host(result), ref, wl.get("rtol", RTOL))
             del result
         except Exception as e:  # noqa: BLE001
             row["status"], row["error"] = "ERROR", f"{type(e).__name__}: {e}"
@@ -381,9 +411,13 @@ def run_workload(key: str, wl: dict, ctx: dict, settings: dict) -> list[dict]:
         row = by_name[name]
         t = float(np.median(s))
         row["median_s"], row["samples"] = t, len(s)
-        row["gb_s"] = wl["bytes"] / t / 1e9
-        if copy_gb_s:
-            row["frac_copy"] = row["gb_s"] / copy_gb_s
+        if wl["bytes"]:
+            row["gb_s"] = wl["bytes"] / t / 1e9
+            if copy_gb_s:
+                row["frac_copy"] = row["gb_s"] / copy_gb_s
+        if wl.get("items"):
+            count, what = wl["items"]
+            row["note"] = (row["note"] + "; " if row["note"] else "") + f"{count / t:.3g} {what}/s"
         if wl["flops"]:
             row["gflop_s"] = wl["flops"] / t / 1e9
     base = by_name[NUMBAX]["median_s"]
@@ -440,7 +474,7 @@ def main(argv=None) -> int:
     ap.add_argument("--simulate", action="store_true",
                     help="Numba's CUDA simulator, tiny sizes: proves the script runs without a "
                          "GPU; timings meaningless")
-    ap.add_argument("--only", help="comma-separated workloads among W1,W2,W3 (default all)")
+    ap.add_argument("--only", help="comma-separated workloads among W1,W2,W3,W6b (default all)")
     ap.add_argument("--copy-n", type=float, default=None,
                     help="float64 elements in the copy-bandwidth test (default max(n, 2**25))")
     ap.add_argument("--w2-rows", type=int, default=None, help="W2 rows of X (default 100000)")
@@ -461,10 +495,10 @@ def main(argv=None) -> int:
         settings["repeats"] = args.repeats
     if args.min_time is not None:
         settings["min_time"] = args.min_time
-    keys = ([k.strip().upper() for k in args.only.split(",")] if args.only
-            else ["W1", "W2", "W3"])
-    if set(keys) - {"W1", "W2", "W3"}:
-        ap.error(f"unknown workloads {sorted(set(keys) - {'W1', 'W2', 'W3'})}; choose W1, W2, W3")
+    known = ["W1", "W2", "W3", "W6B"]
+    keys = [k.strip().upper() for k in args.only.split(",")] if args.only else known
+    if set(keys) - set(known):
+        ap.error(f"unknown workloads {sorted(set(keys) - set(known))}; choose among {known}")
     copy_n = int(args.copy_n) if args.copy_n else (sizes["w1"] if simulate
                                                    else max(sizes["w1"], 2 ** 25))
 
@@ -503,7 +537,7 @@ def main(argv=None) -> int:
               + (" (simulated: meaningless)" if simulate else "") + "\n")
 
     builders = {"W1": lambda: w1(sizes["w1"]), "W2": lambda: w2(*sizes["w2"]),
-                "W3": lambda: w3(*sizes["w3"])}
+                "W3": lambda: w3(*sizes["w3"]), "W6B": lambda: w6b(*sizes["w6b"])}
     rows: list[dict] = []
     for key in keys:
         t = time.perf_counter()
