@@ -308,5 +308,5 @@ def test_benchmark_script_quick(tmp_path):
     data = json.loads(out.read_text())
     assert not data["meta"]["simulated"] and data["copy_bandwidth"]["gb_s"] > 0
     numbax_rows = [r for r in data["rows"] if r["impl"] == "numbax jit cuda"]
-    assert {r["workload"] for r in numbax_rows} == {"W1", "W2", "W3"}
+    assert {r["workload"] for r in numbax_rows} == {"W1", "W2", "W3", "W6B"}
     assert all(r["status"] == "ok" and r["median_s"] > 0 for r in numbax_rows), numbax_rows
