@@ -338,10 +338,22 @@ def test_lowered_text_shows_the_kernels():
 
 # ------------------------------------------------------------------ errors
 
-def test_unsupported_primitive_says_which():
-    a = X @ X.T + 5 * np.eye(3)
-    with pytest.raises(NotImplementedError, match="sort.*CUDA"):
-        nb.jit(jnp.sort, device="cuda")(a)
+def test_unsupported_dtype_says_which():
+    with pytest.raises(NotImplementedError, match="float16"):
+        nb.jit(lambda x: x * 2, device="cuda")(X.astype(np.float16))
+
+
+# ------------------------------------------------------------------ sort
+
+def test_sort_argsort_and_keys():
+    x = np.array([[3.0, np.nan, 1.0, 2.0, 1.0, -np.inf, 0.0, -0.0],
+                  [0.0, -0.0, 5.0, np.nan, np.nan, 2.0, 2.0, 1.0]])
+    check(lambda x: (jnp.sort(x, axis=1), jnp.argsort(x, axis=1), jnp.sort(x, axis=0),
+                     jnp.argsort(x[1])), x)
+    ints = np.array([[3, 1, 2, 1, 3, 0, 7, 1]] * 2, np.int32)
+    check(lambda k, v: lax.sort((k, v), dimension=1, num_keys=2), ints, x)
+    check(lambda x: (jnp.median(x, axis=1), jnp.quantile(x, 0.3)), X)
+    check(nb.grad(lambda x: jnp.sum(jnp.sort(x) * jnp.arange(5.0))), V)
 
 
 # ------------------------------------------------------------------ linear algebra

@@ -25,6 +25,9 @@ CASES["linalg"] = (lambda a, b: (nb.numpy.linalg.cholesky(a),
                                   programs.triangular_solve(a, b[..., :1, :], left_side=False),
                                   nb.numpy.linalg.solve(a, b), nb.numpy.linalg.slogdet(a)),
                    (programs.SPD, programs.RHS[..., :4, :].repeat(2, axis=-1)))
+CASES["sort"] = (lambda x: (nb.numpy.sort(x, axis=1), nb.numpy.argsort(x, axis=0),
+                            nb.lax.sort((x.astype(np.int32), x), dimension=1, num_keys=2)),
+                 (programs.X,))
 CASES["cumsum"] = (lambda x: (nb.numpy.cumsum(x, axis=1), nb.lax.cummax(x, axis=0)),
                    (programs.X,))
 

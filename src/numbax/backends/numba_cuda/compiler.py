@@ -30,6 +30,7 @@ from ..numba_cpu.partition import Group, HostCall, LoopKernel, Plan
 from . import runtime
 from .codegen import Launch, copy_kernel_source, group_kernels, loop_kernels
 from .linalg import KERNELS as LINALG
+from .sorting import sort_kernel
 
 #: the host-side equations this backend runs (besides dot_general's kernel)
 _CONTROL_FLOW = ("cond", "while", "scan")
@@ -247,6 +248,8 @@ class HostSource:
             self._control_flow(eqn)
         elif name in LINALG:
             self._kernels([LINALG[name](eqn, self.launch)])
+        elif name == "sort":
+            self._kernels([sort_kernel(eqn, self.launch)])
         elif name == "debug_print":
             fname = self.fresh("dbg")
             avals = [v.aval for v in eqn.invars]
@@ -255,9 +258,8 @@ class HostSource:
             self.lines.append(f"{fname}({', '.join(self.value(v) for v in eqn.invars)})")
         else:
             raise NotImplementedError(
-                f"jit(device='cuda'): the primitive {name!r} has no CUDA lowering yet "
-                f"(sort runs on the CPU backend only); compile this function with jit(f) "
-                f"on the CPU")
+                f"jit(device='cuda'): the primitive {name!r} has no CUDA lowering; compile "
+                f"this function with jit(f) on the CPU")
 
     def _dot_general(self, eqn) -> None:
         from .matmul import dot_general_kernel
@@ -456,6 +458,8 @@ def kernel_specs(jaxpr: Jaxpr, launch: Launch) -> list:
                                             step.eqn.params["dimension_numbers"]))
         elif step.eqn.primitive.name in LINALG:
             specs.append(LINALG[step.eqn.primitive.name](step.eqn, launch))
+        elif step.eqn.primitive.name == "sort":
+            specs.append(sort_kernel(step.eqn, launch))
         elif step.eqn.primitive.name in _CONTROL_FLOW:
             p = step.eqn.params
             for sub in (*p.get("branches", ()), p.get("cond_jaxpr"), p.get("body_jaxpr"),
