@@ -42,25 +42,22 @@ def cuda_module():
                 "no NVIDIA driver, or no device). Set NUMBA_ENABLE_CUDASIM=1 before importing "
                 "numbax to run on Numba's CUDA simulator (slow, for tests).")
     _cuda = cuda
-    core.register_device_array_type(_device_array_types(cuda))
+    core.register_device_array_type(_device_array_types())
     return cuda
 
 
-def _device_array_types(cuda) -> tuple:
-    if getattr(numba_config(), "ENABLE_CUDASIM", 0):
+def _device_array_types() -> tuple:
+    if simulated():
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
         return (FakeCUDAArray,)
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
     return (DeviceNDArray,)
 
 
-def numba_config():
-    import numba
-    return numba.config
-
-
 def simulated() -> bool:
-    return bool(numba_config().ENABLE_CUDASIM)
+    """Whether numba runs CUDA kernels on its simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    import numba
+    return bool(numba.config.ENABLE_CUDASIM)
 
 
 def is_device_array(x) -> bool:
