@@ -237,14 +237,8 @@ def w2(rows: int, d: int) -> dict:
     w, X, y = m.data(rows, d)
 
     def cupy_impls(cp):
-        def vag(w, X, y, lam=m.LAM):       # w2_logreg.numpy_vag, in CuPy
-            n = X.shape[0]
-            z = X @ w
-            e = cp.exp(-cp.abs(z))
-            v = cp.mean(cp.maximum(z, 0.0) + cp.log1p(e) - y * z) + lam * cp.sum(w * w)
-            p = cp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-            return v, X.T @ (p - y) / n + 2.0 * lam * w
-        return {CUPY: (vag, tuple(cp.asarray(a) for a in (w, X, y)))}
+        return {CUPY: (lambda w, X, y: m.numpy_vag(w, X, y, xp=cp),
+                       tuple(cp.asarray(a) for a in (w, X, y)))}
 
     return dict(title=f"W2 logistic NLL + L2 vag, X {rows}x{d}",
                 f=nb.value_and_grad(m.make_loss(jnp)),
@@ -267,22 +261,9 @@ def w3(batch: int, sizes=None) -> dict:
     flops = 2 * batch * (2 * d0 * h1 + 3 * h1 * h2 + 3 * h2 * c)
 
     def cupy_impls(cp):
-        def vag(p, X, Y):                  # w3_mlp.numpy_vag, in CuPy
-            B = X.shape[0]
-            h1 = cp.tanh(X @ p["W1"] + p["b1"])
-            h2 = cp.tanh(h1 @ p["W2"] + p["b2"])
-            z = h2 @ p["W3"] + p["b3"]
-            z = z - z.max(axis=1, keepdims=True)
-            e = cp.exp(z)
-            s = e.sum(axis=1, keepdims=True)
-            v = -cp.sum(Y * (z - cp.log(s))) / B
-            dz = (e / s * Y.sum(axis=1, keepdims=True) - Y) / B
-            dh2 = (dz @ p["W3"].T) * (1.0 - h2 * h2)
-            dh1 = (dh2 @ p["W2"].T) * (1.0 - h1 * h1)
-            return v, {"W3": h2.T @ dz, "b3": dz.sum(0), "W2": h1.T @ dh2, "b2": dh2.sum(0),
-                       "W1": X.T @ dh1, "b1": dh1.sum(0)}
         pd = {k: cp.asarray(v) for k, v in p.items()}
-        return {CUPY: (vag, (pd, cp.asarray(X), cp.asarray(Y)))}
+        return {CUPY: (lambda p, X, Y: m.numpy_vag(p, X, Y, xp=cp),
+                       (pd, cp.asarray(X), cp.asarray(Y)))}
 
     return dict(title=f"W3 MLP {'-'.join(map(str, sizes))} vag, batch {batch}",
                 f=nb.value_and_grad(m.make_loss(jnp)), args=(p, X, Y),
