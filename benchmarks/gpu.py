@@ -323,46 +323,34 @@ def run_workload(key: str, wl: dict, ctx: dict, settings: dict) -> list[dict]:
     impls[NUMBAX] = lambda: nb.block_until_ready(f_gpu(*dargs))
     rows.append(new_row(key, title, NUMBAX))
 
-    if wl["cupy"] is None or wl["jax_f"] is None:
-        for name, absent in (("cupy", wl["cupy"] is None), ("jax.jit", wl["jax_f"] is None)):
-            if absent:
-                rows.append(new_row(key, title, name, status="skipped",
-                                    note="no counterpart for this workload"))
-    if ctx["simulate"]:
-        for name, why, absent in (("cupy", ctx["cupy_why"] or "available", wl["cupy"] is None),
-                                  ("jax.jit", ctx["jax_why"] or "GPU available",
-                                   wl["jax_f"] is None)):
-            if not absent:
-                rows.append(new_row(key, title, name, status="skipped",
-                                    note=f"not run under --simulate ({why})"))
-    else:
-        cp = ctx["cupy"]
-        if wl["cupy"] is None:
-            pass
-        elif cp is None:
-            rows.append(new_row(key, title, "cupy", status="skipped", note=ctx["cupy_why"]))
+    def add_cupy(cp):
+        sync = cp.cuda.Device().synchronize
+        for name, (fn, args) in wl["cupy"](cp).items():
+            impls[name] = synchronised(fn, args, sync)
+            rows.append(new_row(key, title, name))
+
+    def add_jax(jax):
+        f_j = jax.jit(wl["jax_f"](jax))
+        jargs = jax.block_until_ready(jax.device_put(wl["args"], ctx["jax_dev"]))
+        impls[JAX] = lambda: jax.block_until_ready(f_j(*jargs))
+        rows.append(new_row(key, title, JAX))
+
+    for name, wanted, lib, why, available, add in (
+            ("cupy", wl["cupy"], ctx["cupy"], ctx["cupy_why"], "available", add_cupy),
+            ("jax.jit", wl["jax_f"], ctx["jax"], ctx["jax_why"], "GPU available", add_jax)):
+        if wanted is None:
+            rows.append(new_row(key, title, name, status="skipped",
+                                note="no counterpart for this workload"))
+        elif ctx["simulate"]:
+            rows.append(new_row(key, title, name, status="skipped",
+                                note=f"not run under --simulate ({why or available})"))
+        elif lib is None:
+            rows.append(new_row(key, title, name, status="skipped", note=why))
         else:
             try:
-                sync = cp.cuda.Device().synchronize
-                for name, (fn, args) in wl["cupy"](cp).items():
-                    impls[name] = synchronised(fn, args, sync)
-                    rows.append(new_row(key, title, name))
+                add(lib)
             except Exception as e:  # noqa: BLE001
-                rows.append(new_row(key, title, "cupy", status="ERROR",
-                                    error=f"{type(e).__name__}: {e}"))
-        jax, dev = ctx["jax"], ctx["jax_dev"]
-        if wl["jax_f"] is None:
-            pass
-        elif jax is None:
-            rows.append(new_row(key, title, "jax.jit", status="skipped", note=ctx["jax_why"]))
-        else:
-            try:
-                f_j = jax.jit(wl["jax_f"](jax))
-                jargs = jax.block_until_ready(jax.device_put(wl["args"], dev))
-                impls[JAX] = lambda: jax.block_until_ready(f_j(*jargs))
-                rows.append(new_row(key, title, JAX))
-            except Exception as e:  # noqa: BLE001
-                rows.append(new_row(key, title, "jax.jit", status="ERROR",
+                rows.append(new_row(key, title, name, status="ERROR",
                                     error=f"{type(e).__name__}: {e}"))
 
     by_name = {r["impl"]: r for r in rows}

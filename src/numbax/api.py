@@ -835,7 +835,7 @@ def device_put(x, device=None):
     device = _check_device(device, "device_put")
     if device == "cuda":
         from .backends.numba_cuda import runtime
-        return tree_map(lambda v: v if isinstance(v, Tracer) else runtime.device_put(v), x)
+        return tree_map(lambda v: v if isinstance(v, Tracer) else runtime.to_device(v), x)
     return tree_map(lambda v: v if isinstance(v, Tracer) else np.asarray(v), x)
 
 

@@ -63,9 +63,8 @@ class CudaKernelSpec:
 class CudaSegment(Segment):
     """Arguments and names of one CUDA kernel (the CPU Segment's bookkeeping)."""
 
-    def __init__(self, plan: Plan, launch: "Launch"):
+    def __init__(self, plan: Plan):
         super().__init__(plan)
-        self.launch = launch
         self.shared: list[str] = []     # shared-memory declarations, at the top of the kernel
 
     def uses(self, code: str) -> str:
@@ -183,7 +182,7 @@ def _body(k: CudaKernel, group: Group, fold) -> None:
 
 
 def _elementwise_group(plan: Plan, group: Group, launch: Launch) -> CudaKernelSpec:
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     k = CudaKernel(seg, group.index, group.domain)
     _body(k, group, None)
     total = seg.fresh("total")
@@ -267,7 +266,7 @@ def _reduction_group(plan: Plan, group: Group, reductions: list, launch: Launch)
     ng = 1
     if row_blocks < launch.max_blocks and R > 4 * T:
         ng = max(1, min(launch.max_blocks // max(row_blocks, 1), -(-R // (4 * T))))
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     k = CudaKernel(seg, group.index, domain)
     sentinel = str(R)
     accs = {e.outvars[0]: _Acc(k, e, sentinel) for e in reductions}
@@ -350,7 +349,7 @@ def _reduction_group(plan: Plan, group: Group, reductions: list, launch: Launch)
 
 def _combine_kernel(plan: Plan, accs: dict, M: int, ng: int, launch: Launch) -> CudaKernelSpec:
     """Fold the [ng, M] partials of a split reduction, in block order."""
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     ins = []
     for v, acc in accs.items():   # the partials: the previous kernel's scratch, in order
         names = [seg.output(None, (ng * M,), dt)
@@ -377,7 +376,7 @@ def _combine_kernel(plan: Plan, accs: dict, M: int, ng: int, launch: Launch) -> 
 
 def _scalar_kernel(plan: Plan, group: Group, launch: Launch) -> CudaKernelSpec:
     """The rank-0 values of a group's epilogue, on one thread after the group's kernels."""
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     k = CudaKernel(seg, group.index, ())
     vals = [(v, k.bind(k.expr(v, (), "epi"), k.epilogue, "s")) for v in group.scalar_results]
     stores = []
@@ -404,7 +403,7 @@ def _cumulative(plan: Plan, step: LoopKernel, launch: Launch) -> CudaKernelSpec:
     x, out = eqn.invars[0], eqn.outvars[0]
     axis, reverse = eqn.params["axis"], eqn.params["reverse"]
     shape, dtype = out.aval.shape, out.aval.dtype
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     k = CudaKernel(seg, step.index, shape)
     o = k.output(out, shape, dtype)
     v = k.bind(k.expr(x, k.idx, "body"), k.body)
@@ -439,7 +438,7 @@ def _scatter(plan: Plan, step: LoopKernel, launch: Launch) -> list[CudaKernelSpe
     kk = indices.aval.shape[-1]
     dims = shape[:kk]
     # 1. the result starts as a copy of the operand
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     k = CudaKernel(seg, step.index, shape)
     o = k.output(out, shape, dtype)
     v = k.bind(k.expr(operand, k.idx, "body"), k.body)
@@ -458,7 +457,7 @@ def _scatter(plan: Plan, step: LoopKernel, launch: Launch) -> list[CudaKernelSpe
     op = eqn.primitive.name[len("scatter_"):] if eqn.primitive.name != "scatter" else None
     atomic = op == "add" and np.dtype(dtype) in _ATOMIC_ADD
     nb = indices.aval.ndim - 1
-    seg = CudaSegment(plan, launch)
+    seg = CudaSegment(plan)
     k = CudaKernel(seg, step.index, ushape)
     uidx = k.idx
     o = seg.output(out, shape, dtype)

@@ -95,10 +95,8 @@ def _entry(aval, launch: Launch):
     """Argument conversion: onto the device, C-contiguous, rank-0 values as 1-element arrays."""
     cuda = runtime.cuda_module()
     dtype, ndim = aval.dtype, aval.ndim
-    device_types = runtime.core.DEVICE_ARRAY_TYPES
-
     def convert(x):
-        if isinstance(x, device_types) or hasattr(x, "__cuda_array_interface__"):
+        if runtime.is_device_array(x):
             x = runtime.to_device(x)
             if x.dtype != dtype:
                 raise TypeError(f"jit(device='cuda'): argument of dtype {x.dtype} where the "
@@ -348,7 +346,8 @@ class HostSource:
         if pooled:
             shapes = [self.allocs[a] for a in pooled]
             self.env["_pool"] = []
-            self.env["_scratch"] = lambda: tuple(_cuda().device_array(sh, dt) for sh, dt in shapes)
+            self.env["_scratch"] = lambda: tuple(runtime.cuda_module().device_array(sh, dt)
+                                                   for sh, dt in shapes)
             lines = ["try:", "    _s = _pool.pop()", "except IndexError:",
                      "    _s = _scratch()"] + lines + ["_pool.append(_s)"]
         return lines
@@ -359,13 +358,6 @@ class _Alloc:
 
     def __init__(self, name: str):
         self.name = name
-
-    def __str__(self):
-        return f"<allocation {self.name}>"
-
-
-def _cuda():
-    return runtime.cuda_module()
 
 
 def scan_on_device(body, consts, carry, xs, length, reverse, y_specs):

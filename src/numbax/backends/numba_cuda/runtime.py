@@ -65,24 +65,15 @@ def is_device_array(x) -> bool:
         (_cuda is not None and isinstance(x, core.DEVICE_ARRAY_TYPES))
 
 
-def to_device(x, dtype=None):
+def to_device(x):
     """x as a numba device array: device arrays pass through (foreign ones wrapped without a
     copy), anything else is converted with numpy and copied over."""
     cuda = cuda_module()
     if isinstance(x, core.DEVICE_ARRAY_TYPES):
-        arr = x
-    elif hasattr(x, "__cuda_array_interface__"):
-        arr = cuda.as_cuda_array(x)
-    else:
-        return cuda.to_device(np.ascontiguousarray(x, dtype))
-    if dtype is not None and arr.dtype != np.dtype(dtype):
-        raise TypeError(f"device array of dtype {arr.dtype} where {np.dtype(dtype)} is expected")
-    return arr
-
-
-def device_put(x):
-    """One leaf on the GPU (numpy arrays and scalars are copied; device arrays stay)."""
-    return to_device(x)
+        return x
+    if hasattr(x, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(x)
+    return cuda.to_device(np.ascontiguousarray(x))
 
 
 class CudaDevice:
