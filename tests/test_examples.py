@@ -105,3 +105,15 @@ def test_histfactory_toys(histfactory_output):
                         ", std " + NUM, sec4)
     assert abs(mean) < 0.5 and 0.6 < std < 1.4
     assert grab(r"= (\d+) fits/s", sec4.replace(",", ""))[0] > 0
+
+
+def test_toys_on_dask():
+    if os.environ.get("NUMBAX_REQUIRE_OPTIONAL") != "1":
+        pytest.importorskip("distributed", reason="pip install -e \".[distributed]\"")
+    out = run_example("toys_on_dask.py", "--workers", "1,2")
+    assert "4000 toy fits" in out
+    assert grab(r"converged (\d+\.\d+)%", out)[0] >= 95.0
+    mean, std = grab(r"pulls: mean " + NUM + ", std " + NUM, out)
+    assert abs(mean) < 0.1 and 0.9 < std < 1.1
+    assert re.search(r"^\s+1 \|.*\n\s+2 \|", out, re.M), out      # one row per cluster size
+    assert "every cluster run gave the single-process fits, row for row" in out

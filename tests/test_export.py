@@ -7,7 +7,6 @@ cannot be imported), the C source compiled with the system compiler and called t
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -464,38 +463,3 @@ def test_supported_primitive_lists():
     assert {"cond", "while", "scan", "dot_general", "exp", "digamma", "scatter_add"} <= cu
     assert "sort" not in cu and "cholesky" not in cu
     assert numbax.export.supported_primitives("c") == c and numbax.export.Exported is Exported
-
-
-# --------------------------------------------------------------------------- the document
-
-@needs_cc
-def test_docs_exporting_runs(tmp_path, monkeypatch, capsys):
-    """Every python and bash block of docs/exporting.md runs as written, in order, in an
-    empty directory (C blocks headed `/* file: NAME */` are written to NAME first)."""
-    import re
-    doc = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "exporting.md")
-    with open(doc) as f:
-        blocks = re.findall(r"```(\w+)\n(.*?)```", f.read(), re.S)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
-    ns: dict = {"__name__": "exporting_md"}
-    ran = 0
-    try:
-        for lang, code in blocks:
-            if lang == "python":
-                exec(compile(code, f"docs/exporting.md block {ran}", "exec"), ns)
-                ran += 1
-            elif lang == "bash":
-                res = subprocess.run(["bash", "-ec", code], capture_output=True, text=True)
-                assert res.returncode == 0, res.stderr
-                ran += 1
-            elif lang == "c" and code.startswith("/* file: "):
-                name = code.split("*/", 1)[0][len("/* file: "):].strip()
-                (tmp_path / name).write_text(code)
-    finally:
-        for m in set(sys.modules) - before:
-            if m.startswith("grad_loss"):
-                del sys.modules[m]
-    assert ran >= 10
-    assert "digamma" in capsys.readouterr().out

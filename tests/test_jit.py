@@ -1337,3 +1337,16 @@ def test_cuda_without_a_gpu_says_what_to_do():
     with pytest.raises(ValueError, match="unknown device"):
         nb.jit(jnp.sin, device="tpu")
     assert [d.platform for d in nb.devices()] == ["cpu"]
+
+
+@pytest.mark.parametrize("f", [
+    lambda a, b: jnp.exp((a + b)[0]),
+    lambda a, b: jnp.reshape((a + b)[0] * 2, (1,)),
+    lambda a, b: jnp.reshape(jnp.exp(jnp.squeeze(a + b)), (1,)),
+    nb.grad(lambda a, b: jnp.tanh(jnp.ones((2, 1)) @ a + b)[..., 0].sum()),
+])
+def test_scalar_from_a_host_view_of_a_fused_loop(f):
+    """A rank-0 value read (through a squeeze or an index) from the result of a size-1 fused
+    loop is computed after that loop, not in its epilogue, where the view does not exist yet."""
+    a, b = np.array([0.3]), np.array([0.7])
+    np.testing.assert_allclose(nb.jit(f)(a, b), f(a, b), rtol=1e-15)

@@ -106,3 +106,17 @@ def test_config_reads_environment(monkeypatch, tmp_path, value, on):
     assert cfg.log_compiles is (not on)
     with pytest.raises(AttributeError, match="numbax_cache_dir"):
         cfg.update("numbax_no_such_option", 1)
+
+
+def test_config_module_is_the_options_object(monkeypatch):
+    """`numbax.config.<option>` and `numbax.config.update` (JAX's spelling) act on the options."""
+    import numbax
+    from numbax.config import config
+    monkeypatch.setattr(config, "log_compiles", False)
+    monkeypatch.setattr(config, "disable_disk_cache", False)
+    numbax.config.update("numbax_log_compiles", True)
+    assert config.log_compiles and numbax.config.log_compiles
+    numbax.config.disable_disk_cache = True
+    assert config.disable_disk_cache
+    with pytest.raises(AttributeError, match="no option"):
+        numbax.config.update("numbax_nope", 1)

@@ -354,3 +354,22 @@ def test_logaddexp_is_smooth_where_its_arguments_tie():
     assert_allclose(h, x.T @ x * 0.25 / 8, rtol=1e-12)
     g = numbax.grad(lambda t: jnp.logaddexp(t, t))(-np.inf)
     assert np.isfinite(g)
+
+
+def test_at_update_keywords_and_explicit_gather_modes():
+    a = np.arange(5.0)
+    x = jnp.asarray(a)
+    with pytest.raises(NotImplementedError, match="mode='clip'"):
+        x.at[1].set(2.0, mode="clip")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        x.at[1].add(2.0, bogus=1)
+    np.testing.assert_array_equal(x.at[1].set(9.0, mode="drop", indices_are_sorted=True,
+                                              unique_indices=True), [0, 9, 2, 3, 4])
+    # an explicit mode applies to known indices too; plain indexing keeps numpy's IndexError
+    idx = np.array([1, 7])
+    np.testing.assert_array_equal(x.at[idx].get(mode="fill", fill_value=-1.0), [1, -1])
+    np.testing.assert_array_equal(numbax.jit(lambda i: x.at[i].get(mode="fill", fill_value=-1.0))(idx),
+                                  [1, -1])
+    np.testing.assert_array_equal(jnp.take_along_axis(a, idx, 0), [1, np.nan])   # JAX's fill
+    with pytest.raises(IndexError):
+        x[idx]

@@ -22,6 +22,9 @@ def test_nested_grad_of_cube():
     d3 = grad(d2)
     d4 = grad(d3)
     assert [d(4.0) for d in (d1, d2, d3, d4)] == [48.0, 24.0, 6.0, 0.0]
+    # a weakly typed input gives weakly typed derivatives (Python floats), the zero one too
+    assert [type(d(4.0)) for d in (d1, d2, d3, d4)] == [float] * 4
+    assert type(d4(np.float64(4.0))) is np.float64
 
 
 def test_grad_of_log_ratio():

@@ -29,8 +29,11 @@ def _fun_name(fun) -> str:
 
 
 def _materialize(ct, aval=None):
-    """Cotangents/tangents handed back to users are arrays, never symbolic zeros."""
+    """Cotangents/tangents handed back to users are arrays, never symbolic zeros. A weakly typed
+    scalar zero is a Python scalar, as eager weak values are (so grad(f)(4.0) has one type)."""
     if type(ct) is Zero:
+        if ct.aval.weak_type and ct.aval.shape == ():
+            return {"f": float, "i": int, "u": int, "b": bool}[ct.aval.dtype.kind](0)
         return ad.zeros_like_aval(ct.aval)
     return ct
 
@@ -130,7 +133,7 @@ def _forward_grad(flat_fun, flat):
     g = tangents[0]
     x_aval = get_aval(x)
     if type(g) is Zero:
-        g = Zero(tangent_aval(x_aval))
+        g = Zero(x_aval)     # x is a float scalar: its own tangent type, weak type kept
     elif get_aval(g).dtype != x_aval.dtype or get_aval(g).weak_type != x_aval.weak_type:
         from .primitives.elementwise import convert_element_type
         g = convert_element_type(g, x_aval.dtype, x_aval.weak_type)
@@ -682,6 +685,7 @@ class Jitted:
         self._statics = False
         self._cache: dict = {}
         self._fast: dict = {}     # leaf signatures of plain positional calls -> compiled runner
+        self._pickled = None      # (len(_cache), __reduce__ value) of the last pickling
         self._name = _fun_name(fun)
         if self.static_argnames:
             try:
@@ -704,7 +708,7 @@ class Jitted:
             try:
                 hash(v)
             except TypeError:
-                raise TypeError(f"Non-hashable static arguments are not supported. An error "
+                raise ValueError(f"Non-hashable static arguments are not supported. An error "
                                 f"occurred while trying to hash an object of type {type(v)}, "
                                 f"{v!r:.80}. The error was: unhashable type") from None
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static_pos)
@@ -790,9 +794,90 @@ class Jitted:
     def clear_cache(self):
         self._cache.clear()
         self._fast.clear()
+        self._pickled = None
 
     def __repr__(self):
         return f"<jitted function {self._name}>"
+
+    def __reduce__(self):
+        """Pickled as the programs traced so far (jaxprs name their primitives, so they need no
+        code) and the static configuration. The Python function goes along when it pickles (by
+        value with cloudpickle, as Dask does, else by reference), so the receiving process can
+        trace new signatures too; it compiles the programs itself, through its disk cache."""
+        if self._pickled is not None and self._pickled[0] == len(self._cache):
+            return self._pickled[1]   # the same bytes each time: Dask pickles it for every task
+        traced = [(key, jaxpr, out_tree) for key, (jaxpr, out_tree) in self._cache.items()]
+        try:
+            programs = _dumps(traced)
+        except Exception as e:
+            raise TypeError(f"cannot pickle jitted function {self._name}: its traced program "
+                            f"holds Python callables (custom_jvp/custom_vjp rules) that do not "
+                            f"pickle ({e}); install cloudpickle, which pickles them by "
+                            f"value") from e
+        try:
+            fun = _dumps(self.fun)
+        except Exception:
+            fun = None
+        reduced = _unpickle_jitted, (fun, self.static_argnums, self.static_argnames,
+                                     self.device, self._name, programs)
+        self._pickled = (len(self._cache), reduced)
+        return reduced
+
+
+def _dumps(obj) -> bytes:
+    """cloudpickle where installed (closures and __main__ functions by value), else pickle."""
+    try:
+        import cloudpickle
+    except ImportError:
+        import pickle
+        return pickle.dumps(obj)
+    return cloudpickle.dumps(obj)
+
+
+_UNPICKLED: dict = {}     # digest of a pickled jitted function -> the one rebuilt from it
+
+
+def _unpickle_jitted(fun_bytes, static_argnums, static_argnames, device, name, programs):
+    """Rebuilt once per process: a worker handed the same function with every task compiles
+    and stages it once."""
+    import hashlib
+    digest = hashlib.sha256(b"%r|" % ((static_argnums, static_argnames, device, name),)
+                            + (fun_bytes or b"") + b"|" + programs).digest()
+    jitted = _UNPICKLED.get(digest)
+    if jitted is None:
+        if len(_UNPICKLED) >= 256:
+            _UNPICKLED.pop(next(iter(_UNPICKLED)))
+        jitted = _UNPICKLED[digest] = _rebuild_jitted(fun_bytes, static_argnums,
+                                                      static_argnames, device, name, programs)
+    return jitted
+
+
+def _rebuild_jitted(fun_bytes, static_argnums, static_argnames, device, name, programs):
+    import pickle
+    traced = pickle.loads(programs)
+    fun, why = None, "its function did not pickle"
+    if fun_bytes is not None:
+        try:
+            fun = pickle.loads(fun_bytes)
+        except Exception as e:
+            why = f"its function did not unpickle here: {type(e).__name__}: {e}"
+    if fun is None:
+        fun = _untraceable(name, why, [key for key, _, _ in traced])
+    jitted = Jitted(fun, static_argnums, static_argnames, device)
+    jitted._name = name
+    jitted._cache.update((key, (jaxpr, out_tree)) for key, jaxpr, out_tree in traced)
+    return jitted
+
+
+def _untraceable(name: str, why: str, keys: list):
+    def fun(*args, **kwargs):
+        seen = "; ".join(", ".join(a.str_short() for a in key[1]) for key in keys) or "none"
+        raise TypeError(f"jitted function {name} was unpickled without its Python function "
+                        f"({why}), so it runs only the signatures traced before pickling "
+                        f"({seen}), not a new one. Call it (or .lower() it) on arguments of "
+                        f"this shape before pickling, or install cloudpickle.")
+    fun.__name__ = name
+    return fun
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),

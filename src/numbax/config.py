@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import types
+
+__all__ = ["Config", "config", "update"]
 
 logger = logging.getLogger("numbax")
 
@@ -20,7 +24,8 @@ def _env_flag(name: str) -> bool:
 
 
 class Config:
-    """The options; attribute names are the env var names without the `NUMBAX_` prefix."""
+    """The options; attribute names are the env var names without the `NUMBAX_` prefix:
+    `cache_dir`, `disable_disk_cache`, `log_compiles`. The one instance is `config`."""
 
     def __init__(self):
         self.cache_dir: str = os.path.expanduser(
@@ -29,6 +34,8 @@ class Config:
         self.log_compiles: bool = _env_flag("NUMBAX_LOG_COMPILES")
 
     def update(self, name: str, value) -> None:
+        """Set an option by JAX's spelling (`"numbax_log_compiles"`) or the attribute name;
+        an unknown name raises AttributeError listing the options."""
         key = name.lower().removeprefix("numbax_")
         if key not in vars(self):
             raise AttributeError(f"numbax.config has no option {name!r}; options: "
@@ -40,6 +47,30 @@ class Config:
 
 
 config = Config()
+
+
+def update(name: str, value) -> None:
+    """`numbax.config.update("numbax_log_compiles", True)`, JAX's spelling."""
+    config.update(name, value)
+
+
+class _OptionsModule(types.ModuleType):
+    """`numbax.config` is this module: its option attributes read and write the one `config`,
+    so `numbax.config.log_compiles = True` takes effect, as in JAX."""
+
+    def __getattr__(self, name):
+        if name in vars(config):
+            return getattr(config, name)
+        raise AttributeError(f"module 'numbax.config' has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name in vars(config):
+            setattr(config, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _OptionsModule
 
 
 def log(msg: str, *args) -> None:

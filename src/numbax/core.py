@@ -114,6 +114,20 @@ def concrete_value(x):
 
 # --------------------------------------------------------------------------- primitives
 
+_PRIMITIVES: dict[str, "Primitive"] = {}
+
+
+def primitive_named(name: str) -> "Primitive":
+    """The primitive called name (all of numbax's are registered once numbax is imported)."""
+    if name not in _PRIMITIVES:
+        import numbax  # noqa: F401  (defines every primitive)
+    try:
+        return _PRIMITIVES[name]
+    except KeyError:
+        raise ValueError(f"no numbax primitive is named {name!r} in this process (was the "
+                         f"program pickled by a different version of numbax?)") from None
+
+
 class Primitive:
     """A named operation. Arrays are positional arguments of `bind`; params are hashable keywords.
 
@@ -123,10 +137,17 @@ class Primitive:
     multiple_results = False
 
     def __init__(self, name: str, multiple_results: bool = False):
+        if name in _PRIMITIVES:
+            raise ValueError(f"a primitive named {name!r} exists already")
         self.name = name
         self.multiple_results = multiple_results
         self.impl: Callable | None = None
         self.abstract_eval: Callable | None = None
+        _PRIMITIVES[name] = self
+
+    def __reduce__(self):
+        # by name: a pickled jaxpr names its primitives, the receiving process has their rules
+        return primitive_named, (self.name,)
 
     def bind(self, *args, **params):
         return _state.trace.process_primitive(self, args, params)
@@ -260,6 +281,12 @@ class Tracer:
 
     def _desc(self):
         return self.aval.str_short()
+
+    def __reduce__(self):
+        raise TypeError(
+            f"cannot pickle a traced value ({self._desc()}): a function that closes over a "
+            f"value of a transformation being traced cannot be sent to another process. Pass the "
+            f"value as an argument instead.")
 
     def _concrete_or(self, err_cls):
         v = self.to_concrete_value()

@@ -74,7 +74,7 @@ class TracerArrayConversionError(TypeError):
             "instead of `numpy` functions inside transformed functions."))
 
 
-class UnexpectedTracerError(Exception):
+class UnexpectedTracerError(TypeError):
     """A traced value escaped the transformation that created it."""
 
     def __init__(self, msg: str):

@@ -24,6 +24,31 @@ from .primitives.shape import (  # noqa: F401
     reshape, rev, slice, slice_in_dim, squeeze, transpose)
 from .primitives.sorting import sort  # noqa: F401
 
+__all__ = [
+    # elementwise
+    "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and",
+    "bitwise_not", "bitwise_or", "bitwise_xor", "cbrt", "ceil", "clamp", "convert_element_type",
+    "cos", "cosh", "digamma", "div", "eq", "erf", "erf_inv", "erfc", "exp", "expm1", "floor", "ge",
+    "gt", "integer_pow", "is_finite", "le", "lgamma", "log", "log1p", "logistic", "lt", "max",
+    "min", "mul", "ne", "neg", "nextafter", "polygamma", "pow", "reciprocal", "rem", "round",
+    "rsqrt", "select", "select_n", "sign", "sin", "sinh", "sqrt", "square", "stop_gradient", "sub",
+    "tan", "tanh",
+    # indexing
+    "dynamic_index_in_dim", "dynamic_slice", "dynamic_slice_in_dim", "dynamic_update_slice",
+    "dynamic_update_slice_in_dim", "gather", "scatter", "scatter_add", "scatter_max",
+    "scatter_min", "scatter_mul",
+    # products, reductions and sorting
+    "dot", "dot_general", "argmax", "argmin", "cummax", "cummin", "cumprod", "cumsum",
+    "reduce_and", "reduce_max", "reduce_min", "reduce_or", "reduce_prod", "reduce_sum", "sort",
+    # shapes and creation
+    "broadcast", "broadcast_in_dim", "broadcasted_iota", "concatenate", "expand_dims", "full",
+    "full_like", "index_in_dim", "iota", "pad", "reshape", "rev", "slice", "slice_in_dim",
+    "squeeze", "transpose", "zeros_like_array",
+    # control flow
+    "cond", "fori_loop", "map", "scan", "switch", "while_loop",
+]
+
+
 def select(pred, on_true, on_false):
     """pred ? on_true : on_false, elementwise (pred is boolean)."""
     return select_n(pred, on_false, on_true)
@@ -37,12 +62,14 @@ def broadcast(operand, sizes):
 
 
 def full_like(x, fill_value, dtype=None, shape=None):
+    """An array like x (its shape and dtype unless given) filled with fill_value."""
     aval = get_aval(x)
     return full(aval.shape if shape is None else shape, fill_value,
                 aval.dtype if dtype is None else dtype)
 
 
 def zeros_like_array(x):
+    """Zeros of x's shape and dtype."""
     return full_like(x, 0)
 
 
@@ -52,10 +79,13 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
 
 
 def square(x):
+    """x * x, as `integer_pow(x, 2)`."""
     return integer_pow(x, 2)
 
 
 def reciprocal(x):
+    """1 / x, as `integer_pow(x, -1)`. For integer x this truncates (1 / 3 is 0) where JAX
+    raises."""
     return integer_pow(x, -1)
 
 

@@ -85,6 +85,7 @@ class PyTreeDef:
 
     @property
     def num_nodes(self) -> int:
+        """The number of nodes, leaves included."""
         return 1 + sum(c.num_nodes for c in self.children)
 
     def _key(self):
@@ -102,6 +103,8 @@ class PyTreeDef:
         return self._hash
 
     def unflatten(self, leaves: Iterable) -> Any:
+        """The pytree of this structure with `leaves` in flattening order (their count must be
+        num_leaves)."""
         leaves = list(leaves)
         if len(leaves) != self.num_leaves:
             raise ValueError(f"Too {'few' if len(leaves) < self.num_leaves else 'many'} leaves "
@@ -168,23 +171,30 @@ def _flatten(x, leaves: list, is_leaf) -> PyTreeDef:
 
 
 def tree_flatten(tree, is_leaf: Callable | None = None) -> tuple[list, PyTreeDef]:
+    """(leaves, treedef): the leaves in order (dicts by sorted key, `None` holds no leaf)
+    and the structure to rebuild the tree with; `is_leaf(x)` True stops the descent at x."""
     leaves: list = []
     return leaves, _flatten(tree, leaves, is_leaf)
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable) -> Any:
+    """The inverse of tree_flatten: rebuild treedef's pytree from leaves."""
     return treedef.unflatten(leaves)
 
 
 def tree_leaves(tree, is_leaf: Callable | None = None) -> list:
+    """The leaves of tree in flattening order."""
     return tree_flatten(tree, is_leaf)[0]
 
 
 def tree_structure(tree, is_leaf: Callable | None = None) -> PyTreeDef:
+    """The PyTreeDef of tree (its structure without the leaves)."""
     return tree_flatten(tree, is_leaf)[1]
 
 
 def tree_map(f: Callable, tree, *rest, is_leaf: Callable | None = None):
+    """A tree like `tree` with f applied leaf by leaf; each of `rest` must have tree's
+    structure, or be deeper where tree has a leaf (that subtree is passed to f whole)."""
     leaves, treedef = tree_flatten(tree, is_leaf)
     others = [treedef.flatten_up_to(r) for r in rest] if rest else []
     return treedef.unflatten(f(*xs) for xs in zip(leaves, *others))
@@ -212,20 +222,24 @@ PyTreeDef.flatten_up_to = _flatten_up_to
 
 
 def tree_reduce(function: Callable, tree, initializer=..., is_leaf=None):
+    """functools.reduce of function over the leaves, starting from initializer if given."""
     leaves = tree_leaves(tree, is_leaf)
     return functools.reduce(function, leaves) if initializer is ... else \
         functools.reduce(function, leaves, initializer)
 
 
 def tree_all(tree) -> bool:
+    """True if every leaf is truthy (an empty tree is True)."""
     return all(tree_leaves(tree))
 
 
 def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    """True if treedef is a single leaf."""
     return treedef.node_type is None
 
 
 def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    """The treedefs of the root's children."""
     return list(treedef.children)
 
 

@@ -16,12 +16,17 @@ def _jnp():
 class Array(np.ndarray):
     """A numpy array with JAX's functional update syntax, `x.at[idx].set(v)`.
 
-    numbax's creation functions (`jnp.zeros`, `jnp.array`, ...) return this subclass so that code
-    written for JAX works unchanged outside transformations; everything else treats it as a plain
-    `numpy.ndarray`."""
+    numbax's creation functions (`jnp.zeros`, `jnp.array`, `jnp.asarray`, ...) return this
+    subclass so that code written for JAX works unchanged outside transformations; everything
+    else treats it as a plain `numpy.ndarray`. Eager results computed from plain numpy arrays are
+    plain arrays without `.at`: wrap them with `jnp.asarray(x)`. Its other methods are numpy's,
+    so `x.sort()` sorts in place eagerly (on a traced value it returns a sorted copy)."""
 
     @property
     def at(self) -> IndexUpdateHelper:
+        """`x.at[idx].set(v)` (also `add`, `subtract`, `multiply`/`mul`, `divide`, `min`,
+        `max`, `get`): a new array with x[idx] updated, x unchanged. Repeated indices accumulate
+        for `add`, the last write wins for `set`; `power` raises NotImplementedError."""
         return IndexUpdateHelper(np.asarray(self))
 
     def __getitem__(self, idx):

@@ -28,7 +28,8 @@ def _has_tracer(obj) -> bool:
 
 
 def array(object, dtype=None, copy=True, order=None, ndmin=0):  # noqa: A002
-    """A numpy array, or for traced input (possibly nested in lists) a traced array."""
+    """An `Array` (numpy's array plus `.at`), always a copy; traced input, alone or nested in
+    lists, gives a traced array (stacked). Object and complex data raise."""
     if isinstance(object, Tracer):
         out = object if dtype is None else cast_to(object, _dtype(dtype))
     elif isinstance(object, (list, tuple)) and _has_tracer(object):
@@ -51,6 +52,8 @@ def array(object, dtype=None, copy=True, order=None, ndmin=0):  # noqa: A002
 
 
 def asarray(a, dtype=None, order=None, copy=None):
+    """An `Array` view of a (no copy when the dtype already matches), so `.at` works on numpy
+    input; traced values pass through."""
     if isinstance(a, np.ndarray) and (dtype is None or a.dtype == dtype):
         return as_array(a)
     return array(a, dtype, copy=False)
@@ -75,10 +78,12 @@ def ones(shape, dtype=None):
 
 
 def empty(shape, dtype=None):
+    """zeros(shape, dtype): numbax never hands out uninitialised memory."""
     return zeros(shape, dtype)
 
 
 def full(shape, fill_value, dtype=None):
+    """As numpy.full (shape static); a traced fill_value is broadcast."""
     shape = _shape(shape)
     if isinstance(fill_value, Tracer):
         aval = get_aval(fill_value)
@@ -106,6 +111,7 @@ def ones_like(a, dtype=None, shape=None):
 
 
 def empty_like(a, dtype=None, shape=None):
+    """zeros_like(a, dtype, shape): numbax never hands out uninitialised memory."""
     return _like(a, 0, dtype, shape)
 
 
@@ -138,6 +144,8 @@ def _concrete(name, v):
 
 
 def arange(start, stop=None, step=None, dtype=None):
+    """As numpy.arange; the bounds must be concrete (they fix the length), so a traced bound
+    raises ConcretizationTypeError under jit."""
     start = _concrete("arange", start)
     stop = _concrete("arange", stop)
     step = _concrete("arange", step)
@@ -181,6 +189,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 
 
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """As numpy.meshgrid, but returns a list (as JAX) where numpy returns a tuple."""
     from ._shapes import broadcast_to, reshape
     if indexing not in ("xy", "ij"):
         raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")

@@ -134,14 +134,16 @@ def _apply_basic(x, entries):
     return x, [e for e in entries if not _is_static_int(e)]
 
 
-def _index_arrays(arrays, dims, mode):
-    """Broadcast, normalise negatives and stack integer index arrays to shape B + (k,)."""
+def _index_arrays(arrays, dims, strict: bool):
+    """Broadcast, normalise negatives and stack integer index arrays to shape B + (k,); strict:
+    a known out-of-bounds index raises IndexError (numpy's indexing), else the gather's mode
+    handles it."""
     if all(not isinstance(a, Tracer) for a in arrays):
         arrays = [np.asarray(a, np.int64) for a in arrays]
         b = np.broadcast_shapes(*(a.shape for a in arrays))
         cols = []
         for a, n in zip(arrays, dims):
-            if a.size and ((a < -n).any() or (a >= n).any()):
+            if strict and a.size and ((a < -n).any() or (a >= n).any()):
                 bad = a[(a < -n) | (a >= n)].flat[0]
                 raise IndexError(f"index {bad} is out of bounds for axis with size {n}")
             cols.append(np.broadcast_to(np.where(a < 0, a + n, a), b))
@@ -156,8 +158,11 @@ def _index_arrays(arrays, dims, mode):
     return cols[0] if len(cols) == 1 else sh.concatenate(cols, len(b))
 
 
-def getitem(x, idx, mode: str = "clip", fill_value=None):
-    """x[idx] with numpy's semantics (basic and advanced indexing)."""
+def getitem(x, idx, mode: str | None = None, fill_value=None):
+    """x[idx] with numpy's semantics (basic and advanced indexing). With no mode, a known
+    out-of-bounds index raises (numpy) and a traced one is clamped (JAX); an explicit mode
+    ("clip", "fill") applies to both."""
+    strict, mode = mode is None, mode or "clip"
     x = asarray_arg(x)
     entries = _normalize(idx, get_aval(x).shape)
     x, entries = _insert_newaxes(x, entries)
@@ -171,7 +176,7 @@ def getitem(x, idx, mode: str = "clip", fill_value=None):
     shape = get_aval(x).shape
     positions = [i for i, e in enumerate(entries) if not isinstance(e, slice)]
     rest = [i for i in range(len(shape)) if i not in positions]
-    indices = _index_arrays([entries[i] for i in positions], [shape[i] for i in positions], mode)
+    indices = _index_arrays([entries[i] for i in positions], [shape[i] for i in positions], strict)
     x = sh.transpose(x, positions + rest)
     out = ix.gather(x, indices, mode=mode, fill_value=fill_value)
     nb = get_aval(indices).ndim - 1
@@ -232,6 +237,18 @@ def at_update(x, idx, values, op: str):
     return as_array(np.asarray(out))
 
 
+def _update_options(op: str, mode=None, indices_are_sorted=False, unique_indices=False,
+                    **unknown):
+    """JAX's keywords of x.at[...].op(): the index hints are accepted (and not needed); of the
+    modes, numbax implements the default, which drops out-of-bounds traced updates."""
+    if unknown:
+        raise TypeError(f"x.at[...].{op}() got an unexpected keyword argument "
+                        f"{next(iter(unknown))!r}")
+    if mode not in (None, "drop", "promise_in_bounds"):
+        raise NotImplementedError(f"x.at[...].{op}(mode={mode!r}) is not supported: numbax drops "
+                                  f"out-of-bounds updates (mode='drop'), the default")
+
+
 class _IndexUpdateRef:
     __slots__ = ("array", "index")
 
@@ -239,33 +256,41 @@ class _IndexUpdateRef:
         self.array, self.index = array, index
 
     def get(self, *, mode=None, fill_value=None):
-        return getitem(self.array, self.index, mode=mode or "clip", fill_value=fill_value)
+        return getitem(self.array, self.index, mode=mode, fill_value=fill_value)
 
-    def set(self, values, **_):
+    def set(self, values, **options):
+        _update_options("set", **options)
         return at_update(self.array, self.index, values, "set")
 
-    def add(self, values, **_):
+    def add(self, values, **options):
+        _update_options("add", **options)
         return at_update(self.array, self.index, values, "add")
 
-    def subtract(self, values, **_):
+    def subtract(self, values, **options):
+        _update_options("subtract", **options)
         from ._ufuncs import negative
         return at_update(self.array, self.index, negative(asarray_arg(values)), "add")
 
-    def multiply(self, values, **_):
+    def multiply(self, values, **options):
+        _update_options("multiply", **options)
         return at_update(self.array, self.index, values, "multiply")
 
     mul = multiply
 
-    def divide(self, values, **_):
+    def divide(self, values, **options):
+        _update_options("divide", **options)
         return at_update(self.array, self.index, values, "divide")
 
-    def min(self, values, **_):  # noqa: A003
+    def min(self, values, **options):  # noqa: A003
+        _update_options("min", **options)
         return at_update(self.array, self.index, values, "min")
 
-    def max(self, values, **_):  # noqa: A003
+    def max(self, values, **options):  # noqa: A003
+        _update_options("max", **options)
         return at_update(self.array, self.index, values, "max")
 
-    def power(self, values, **_):
+    def power(self, values, **options):
+        _update_options("power", **options)
         return at_update(self.array, self.index, values, "power")
 
     def __repr__(self):
@@ -286,6 +311,9 @@ class IndexUpdateHelper:
 # --------------------------------------------------------------------------- take & friends
 
 def take(a, indices, axis=None, mode=None, fill_value=None):
+    """As numpy.take, but out-of-bounds indices fill by default (JAX's mode='fill': NaN for
+    floats, the most negative value for signed integers, the largest for unsigned, True for
+    bools) where numpy raises; mode='clip' and 'wrap' as numpy."""
     a = asarray_arg(a)
     if axis is None:
         from ._shapes import ravel
@@ -325,6 +353,8 @@ def _gather_axis(a, indices, ax, mode, fill_value):
 
 
 def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
+    """As numpy.take_along_axis; out-of-bounds indices raise IndexError when concrete (as
+    numpy) and are clamped when traced (as JAX)."""
     arr = asarray_arg(arr)
     aval = get_aval(arr)
     if axis is None:
@@ -345,7 +375,7 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
             s = [1] * aval.ndim
             s[i] = aval.shape[i]
             idx.append(np.arange(aval.shape[i]).reshape(s))
-    return getitem(arr, tuple(idx), mode=mode or "clip", fill_value=fill_value)
+    return getitem(arr, tuple(idx), mode=mode or "fill", fill_value=fill_value)
 
 
 def _concrete_value(name, a):
@@ -359,14 +389,18 @@ def _concrete_value(name, a):
 
 
 def nonzero(a, *, size=None, fill_value=None):
+    """As numpy.nonzero, for concrete input only: the result's shape depends on the values,
+    so under jit or vmap it raises ConcretizationTypeError (`size=` is not supported yet)."""
     if size is not None:
         raise NotImplementedError("jnp.nonzero(size=...) is not supported yet")
     return np.nonzero(_concrete_value("nonzero", a))
 
 
 def flatnonzero(a):
+    """As numpy.flatnonzero, for concrete input only (not under jit or vmap)."""
     return np.flatnonzero(_concrete_value("flatnonzero", a))
 
 
 def argwhere(a):
+    """As numpy.argwhere, for concrete input only (not under jit or vmap)."""
     return np.argwhere(_concrete_value("argwhere", a))

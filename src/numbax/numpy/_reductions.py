@@ -72,7 +72,8 @@ def _reduction(name, reduce_fn, accum_dtype=None, bool_ok=True, identity=None):
             result = _combine_initial(name, result, initial)
         return _keepdims(result, aval.shape, axes) if keepdims else result
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"numpy.{name} over `axis` (None: all axes), traceable and differentiable."
+    fn.__doc__ = (f"numpy.{name} over `axis` (None: all axes), traceable and differentiable; "
+                  "`out=` and `where=` raise NotImplementedError.")
     return fn
 
 
@@ -116,6 +117,7 @@ def _logical_reduction(name, prim_fn):
         r = prim_fn(_to_bool_array(a), axes)
         return _keepdims(r, aval.shape, axes) if keepdims else r
     fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"numpy.{name} over `axis` (None: all axes); `where=` raises NotImplementedError."
     return fn
 
 
@@ -128,6 +130,8 @@ def _count(shape, axes) -> int:
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """As numpy.mean (integers and bools average in float64); `where=` raises
+    NotImplementedError and `out=` is ignored."""
     a = _prep("mean", a, dtype, where)
     aval = get_aval(a)
     if aval.dtype.kind != "f":
@@ -140,7 +144,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
-    """Variance via the centred two-pass formula (numerically stable, like numpy)."""
+    """Variance via the centred two-pass formula (numerically stable, like numpy); `where=`
+    raises NotImplementedError and `out=` is ignored."""
     if correction is not None:
         ddof = correction
     a = _prep("var", a, dtype, where)
@@ -157,6 +162,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
+    """sqrt(var(...)): as numpy.std; `where=` raises NotImplementedError and `out=` is ignored."""
     return ew.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
 
 
@@ -202,6 +208,10 @@ def _cumulative(name, prim_fn, accum_dtype=None):
 
 cumsum = _cumulative("cumsum", red.cumsum, _sum_dtype)
 cumprod = _cumulative("cumprod", red.cumprod, _sum_dtype)
+cumsum.__doc__ = cumprod.__doc__ = (
+    "As numpy's, along `axis` (None: the flattened array). `cumulative_sum`/`cumulative_prod` are "
+    "the same functions, so unlike numpy's they flatten when axis is None and take no "
+    "`include_initial`.")
 cumulative_sum, cumulative_prod = cumsum, cumprod
 
 
@@ -214,6 +224,8 @@ def count_nonzero(a, axis=None, keepdims=False):
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """As numpy.average, but weights must have a's rank (numpy also takes 1-D weights along
+    axis)."""
     if weights is None:
         avg = mean(a, axis, keepdims=keepdims)
         n = np.array(get_aval(asarray_arg(a)).size / np.prod(np.shape(avg) or (1,)))

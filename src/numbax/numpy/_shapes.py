@@ -50,6 +50,7 @@ def _resolve_shape(newshape, size_: int, old_shape) -> tuple:
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """As numpy.reshape (shape static); only order='C' (others raise NotImplementedError)."""
     if order != "C":
         raise NotImplementedError(f"jnp.reshape(order={order!r}): only C order is supported")
     if shape is None:
@@ -60,6 +61,7 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 
 
 def ravel(a, order="C"):
+    """As numpy.ravel; only order='C' (others raise NotImplementedError)."""
     a = _arr("ravel", a)
     if order != "C":
         raise NotImplementedError(f"jnp.ravel(order={order!r}): only C order is supported")
@@ -328,6 +330,9 @@ def tile(A, reps):
 
 
 def repeat(a, repeats, axis=None, *, total_repeat_length=None):
+    """As numpy.repeat; repeats must be concrete (an int or a numpy array), since they fix
+    the output shape: traced repeats raise NotImplementedError. total_repeat_length (JAX's) is
+    accepted and ignored."""
     a = _arr("repeat", a)
     if axis is None:
         a, axis = ravel(a), 0
@@ -396,7 +401,8 @@ def triu(m, k=0):
 
 
 def pad(array, pad_width, mode="constant", *, constant_values=0):
-    """Constant, edge and reflect-free padding (constant mode traces; others raise)."""
+    """As numpy.pad with mode='constant' and one scalar constant_values; other modes and
+    per-axis values raise NotImplementedError."""
     array = _arr("pad", array)
     aval = get_aval(array)
     if mode != "constant":

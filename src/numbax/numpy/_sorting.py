@@ -19,6 +19,10 @@ def _prep(name, a, axis):
 
 
 def sort(a, axis: int | None = -1, *, kind=None, order=None, stable=True, descending=False):
+    """A sorted copy along axis (None: flattened), stable, NaNs last; `descending=True` (JAX's)
+    reverses it (NaNs first). `kind` and `stable` are ignored. Value semantics: on a traced value
+    the method `x.sort()` returns this copy and leaves x alone, where numpy sorts in place and
+    returns None, so write `x = jnp.sort(x)`."""
     if order is not None:
         raise NotImplementedError("jnp.sort(order=...) is not supported")
     a, ax = _prep("sort", a, axis)
@@ -32,6 +36,9 @@ def sort(a, axis: int | None = -1, *, kind=None, order=None, stable=True, descen
 
 
 def argsort(a, axis: int | None = -1, *, kind=None, order=None, stable=True, descending=False):
+    """Stable argsort along axis (None: flattened), NaNs last. `descending=True` (JAX's) sorts
+    the negated values, so it keeps ties in order and NaNs last, but needs a signed integer or
+    float dtype: unsigned input gives a wrong order and bool raises TypeError."""
     a, ax = _prep("argsort", a, axis)
     if descending:
         from ._ufuncs import negative
@@ -40,7 +47,9 @@ def argsort(a, axis: int | None = -1, *, kind=None, order=None, stable=True, des
 
 
 def quantile(a, q, axis=None, method="linear", keepdims=False):
-    """Quantiles by sorting and linear interpolation (q static)."""
+    """Quantiles by sorting and linear interpolation. q must be concrete and only
+    method='linear' is supported. NaNs are sorted last, not propagated: numpy returns NaN for
+    data containing one, numbax interpolates between the smaller values."""
     from . import _ufuncs as uf
     from ._indexing import take
     from ._shapes import expand_dims, stack
@@ -70,15 +79,19 @@ def quantile(a, q, axis=None, method="linear", keepdims=False):
 
 
 def percentile(a, q, axis=None, method="linear", keepdims=False):
+    """quantile(a, q / 100): q concrete, method='linear' only, NaNs not propagated."""
     return quantile(a, np.asarray(q) / 100.0, axis, method, keepdims)
 
 
 def median(a, axis=None, keepdims=False):
+    """quantile(a, 0.5): NaNs are not propagated (numpy returns NaN)."""
     return quantile(a, 0.5, axis, keepdims=keepdims)
 
 
 def searchsorted(a, v, side="left", sorter=None):
-    """Insertion points into the sorted 1-D `a` (by counting comparisons: O(len(a) * len(v)))."""
+    """Insertion points into the sorted 1-D `a` (by counting comparisons: O(len(a) * len(v))).
+    side='left' or 'right' (any other value counts as 'right'); `sorter=` raises
+    NotImplementedError."""
     from . import _ufuncs as uf
     from ._reductions import sum as _sum
     from ._shapes import expand_dims
@@ -93,6 +106,9 @@ def searchsorted(a, v, side="left", sorter=None):
 
 def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *,
            size=None, fill_value=None):
+    """As numpy.unique, for concrete input only: under jit or vmap it raises
+    ConcretizationTypeError (`size=` is not supported yet). The result is a constant, so under
+    grad its gradient is zero, not an error."""
     from ._indexing import _concrete_value
     if size is not None:
         raise NotImplementedError("jnp.unique(size=...) is not supported yet")

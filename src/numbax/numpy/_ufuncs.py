@@ -116,7 +116,8 @@ def _static_int(y):
 
 
 def power(x, y, /):
-    """x ** y; a static integer exponent becomes integer_pow (exact, and cheap to differentiate)."""
+    """x ** y; a static integer exponent becomes integer_pow (exact, and cheap to differentiate).
+    Integer arrays to an array or traced exponent raise NotImplementedError (cast to float)."""
     x = asarray_arg(x)
     n = _static_int(y)
     if n is not None:
@@ -276,6 +277,8 @@ def _rounding(name, prim_fn):
         check_arraylike(name, x)
         return x if get_aval(x).dtype.kind in "iub" else prim_fn(x)
     fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"numpy.{name}; integer and bool input comes back unchanged, as in JAX "
+                  "(numpy returns floats for some of these, depending on its version).")
     return fn
 
 
@@ -288,7 +291,8 @@ fix = trunc
 
 
 def round(a, decimals: int = 0):  # noqa: A001
-    """numpy's round: halves to even, at `decimals` places."""
+    """numpy's round: halves to even, at `decimals` places (integers with negative decimals
+    raise NotImplementedError)."""
     a = asarray_arg(a)
     check_arraylike("round", a)
     if get_aval(a).dtype.kind in "iub":
@@ -339,6 +343,7 @@ def isneginf(x, /):
 
 
 def signbit(x, /):
+    """numpy.signbit, true for -0.0; unlike numpy it is False for a NaN with the sign bit set."""
     x = asarray_arg(x)
     if get_aval(x).dtype.kind != "f":
         return less(x, 0)
@@ -420,7 +425,8 @@ bitwise_not = bitwise_invert = invert
 
 def where(condition, x=None, y=None, /):
     """Elementwise select. Both branches are evaluated: to keep a NaN/inf in the untaken branch
-    out of the gradient, guard its input too (the double-where idiom)."""
+    out of the gradient, guard its input too (the double-where idiom). With the condition alone
+    it is nonzero(condition), for concrete input only."""
     if x is None and y is None:
         from ._indexing import nonzero
         return nonzero(condition)
@@ -484,6 +490,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 
 def conjugate(x, /):
+    """The identity: numbax has no complex dtypes."""
     return x
 
 
@@ -491,4 +498,5 @@ conj = conjugate
 
 
 def real(x, /):
+    """The identity: numbax has no complex dtypes."""
     return x

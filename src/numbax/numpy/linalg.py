@@ -35,7 +35,8 @@ def _square(name, a):
 
 
 def solve(a, b):
-    """Solve a x = b; b is a (stack of) vector(s) when b.ndim == a.ndim - 1 (JAX's rule)."""
+    """Solve a x = b; b is a (stack of) vector(s) when b.ndim == a.ndim - 1 (JAX's rule).
+    A singular a gives inf/NaN entries rather than numpy's LinAlgError."""
     a = _square("solve", a)
     b = asarray_arg(b)
     a, b = promote_dtypes("solve", a, b, to_inexact=True)
@@ -50,29 +51,40 @@ def solve(a, b):
 
 
 def inv(a):
+    """The inverse of a (stack of) square matrices. A singular matrix gives inf/NaN entries
+    rather than numpy's LinAlgError."""
     return la.inv(_square("inv", a))
 
 
 def cholesky(a, *, upper: bool = False):
+    """The lower Cholesky factor L with a = L L^T (upper=True: L^T). As JAX, a is
+    symmetrised first ((a + a^T) / 2, where numpy reads the lower triangle only), and a matrix
+    that is not positive definite gives NaNs where numpy raises LinAlgError."""
     L = la.cholesky(_square("cholesky", a))
     return _jnp().matrix_transpose(L) if upper else L
 
 
 class SlogdetResult(NamedTuple):
+    """(sign, logabsdet) as returned by slogdet."""
     sign: object
     logabsdet: object
 
 
 def slogdet(a):
+    """(sign, log|det a|) as a SlogdetResult namedtuple: the determinant without overflow,
+    differentiable through logabsdet."""
     sign, logabsdet = la.slogdet(_square("slogdet", a))
     return SlogdetResult(sign, logabsdet)
 
 
 def det(a):
+    """The determinant of a (stack of) square matrices."""
     return la.det(_square("det", a))
 
 
 def matrix_power(a, n: int):
+    """a to the integer power n by repeated squaring (n < 0 inverts first). n must be a
+    Python int: it fixes the number of products."""
     a = _square("matrix_power", a)
     if n < 0:
         a, n = inv(a), -n
@@ -91,6 +103,8 @@ def matrix_power(a, n: int):
 
 
 def multi_dot(arrays):
+    """The product of a sequence of arrays, multiplied left to right (numpy chooses the
+    cheapest order; the result is the same up to rounding)."""
     out = arrays[0]
     for b in arrays[1:]:
         out = _jnp().matmul(out, b)
@@ -107,6 +121,9 @@ def _safe_sqrt_sum_sq(x, axes, keepdims):
 
 
 def vector_norm(x, axis=None, keepdims=False, ord=2):  # noqa: A002
+    """The vector norm of order ord (2, 1, 0, inf, -inf or any p) over axis (None: all
+    elements); the 2-norm's gradient at 0 is 0, not NaN. axis=None with keepdims=True raises
+    NotImplementedError."""
     jnp = _jnp()
     x = asarray_arg(x)
     (x,) = promote_dtypes("norm", x, to_inexact=True)
@@ -132,6 +149,8 @@ def vector_norm(x, axis=None, keepdims=False, ord=2):  # noqa: A002
 
 
 def matrix_norm(x, ord="fro", keepdims=False, axis=(-2, -1)):  # noqa: A002
+    """The matrix norm over the two axes: 'fro', 1, -1, inf, -inf. The 2-norm and the
+    nuclear norm need the SVD and raise NotImplementedError."""
     jnp = _jnp()
     x = asarray_arg(x)
     (x,) = promote_dtypes("norm", x, to_inexact=True)

@@ -15,6 +15,9 @@ from ._engine import is_effectful, literal_key as _literal_key, param_key as _pa
 
 
 def cse_jaxpr(jaxpr: Jaxpr) -> Jaxpr:
+    """jaxpr with each equation that repeats an earlier one (same primitive, inputs and params;
+    no effects) dropped and its outputs read from the earlier one. One level only: nested jaxprs
+    are left alone. Returns jaxpr itself when nothing repeats."""
     subst: dict = {}
     seen: dict = {}
     eqns = []

@@ -197,16 +197,19 @@ def logit(x) -> Array:
 # --------------------------------------------------------------------------- error function, normal
 
 def erf(x) -> Array:
+    """The error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x."""
     (x,) = _promote_args_inexact("erf", x)
     return ew.erf(x)
 
 
 def erfc(x) -> Array:
+    """1 - erf(x), computed directly so it keeps its relative accuracy for large x."""
     (x,) = _promote_args_inexact("erfc", x)
     return ew.erfc(x)
 
 
 def erfinv(x) -> Array:
+    """The inverse of erf on (-1, 1); +-inf at +-1, NaN outside."""
     (x,) = _promote_args_inexact("erfinv", x)
     return ew.erf_inv(x)
 

@@ -238,7 +238,8 @@ class Plan:
             after = -1
             for b, _ in self.bases(v):
                 step, phase = self.where[b]
-                after = max(after, step)
+                # a step's outputs (and host views of them) exist only once the step has run
+                after = max(after, step + 1 if phase == OUTPUT else step)
                 if phase == LOOP:
                     self.materialized.add(b)
             group = next((s for s in self.steps[max(after, 0):] if type(s) is Group), None)
