@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .api import _flatten_axes, eval_shape, jit, vmap
+from .core import get_aval
 from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["map", "map_blocks", "sum_blocks"]
@@ -141,9 +142,8 @@ def _chunk(leaves, treedef, mapped, a: int, b: int, size: int):
 def _trace(program, chunk) -> None:
     """Stage (not compile) the program here: errors in f surface on the client, pointing at the
     user's line, and workers receive the traced program."""
-    flat, _ = tree_flatten(((chunk,), {}))
-    from .core import get_aval
-    key = (tree_flatten(((chunk,), {}))[1], tuple(get_aval(x) for x in flat), ())
+    flat, in_tree = tree_flatten(((chunk,), {}))
+    key = (in_tree, tuple(get_aval(x) for x in flat), ())    # as Jitted._call keys its cache
     if key not in program._cache:
         jaxpr, out_tree, consts = program._trace((), (chunk,), {}, (), 1)
         if consts:
