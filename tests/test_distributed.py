@@ -2,6 +2,7 @@
 their traced programs, `distributed.map` equals a local `vmap` in process and on a Dask
 LocalCluster of two worker processes (also when a worker dies mid-run), and the dask.array
 helpers equal their in-memory counterparts."""
+import importlib
 import os
 import pickle
 import signal
@@ -21,7 +22,7 @@ from numbax.optimize import minimize
 
 def _require(module: str):
     if os.environ.get("NUMBAX_REQUIRE_OPTIONAL") == "1":
-        return __import__(module)
+        return importlib.import_module(module)
     return pytest.importorskip(module, reason="pip install -e \".[distributed]\"")
 
 
