@@ -750,7 +750,9 @@ class Jitted:
             key = None
         return self._call(args, kwargs, key)
 
-    def _call(self, args, kwargs, fast_key):
+    def _staged(self, args, kwargs):
+        """(dynamic leaves, (jaxpr, out_tree), tracer consts) for these arguments: from the cache,
+        unless the function closes over values of an enclosing transformation (not cached)."""
         if self._statics or kwargs:
             statics, dyn_args, dyn_kwargs, static_pos = self._split(args, kwargs)
         else:
@@ -758,18 +760,28 @@ class Jitted:
         flat, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         key = (in_tree, tuple(get_aval(x) for x in flat), statics)
         entry = self._cache.get(key)
-        if entry is None:
-            jaxpr, out_tree, tracer_consts = self._trace(statics, dyn_args, dyn_kwargs, static_pos,
-                                                         len(args))
-            if tracer_consts:  # closes over values of an enclosing transformation: don't cache
-                outs = jit_p.bind(*tracer_consts, *flat, jaxpr=jaxpr, name=self._name,
-                                  **on_device(self.device))
-                return tree_unflatten(out_tree, outs)
-            entry = self._cache[key] = (jaxpr, out_tree)
-        jaxpr, out_tree = entry
-        if any(isinstance(x, Tracer) for x in flat):  # under a transformation: its rules apply
-            return tree_unflatten(out_tree, jit_p.bind(*flat, jaxpr=jaxpr, name=self._name,
-                                                       **on_device(self.device)))
+        if entry is not None:
+            return flat, entry, ()
+        jaxpr, out_tree, tracer_consts = self._trace(statics, dyn_args, dyn_kwargs, static_pos,
+                                                     len(args))
+        if not tracer_consts:
+            self._cache[key] = (jaxpr, out_tree)
+        return flat, (jaxpr, out_tree), tracer_consts
+
+    def trace(self, *args, **kwargs):
+        """Stage (not compile) for these arguments and keep the program, e.g. before pickling
+        the function for another process; returns the jaxpr."""
+        _, (jaxpr, _), tracer_consts = self._staged(args, kwargs)
+        if tracer_consts:
+            raise TypeError("jit(f).trace: f closes over values of an enclosing transformation")
+        return jaxpr
+
+    def _call(self, args, kwargs, fast_key):
+        flat, (jaxpr, out_tree), tracer_consts = self._staged(args, kwargs)
+        if tracer_consts or any(isinstance(x, Tracer) for x in flat):
+            # inside a transformation (or closing over one): its rules apply to jit_p
+            return tree_unflatten(out_tree, jit_p.bind(*tracer_consts, *flat, jaxpr=jaxpr,
+                                                       name=self._name, **on_device(self.device)))
         exe = self._compile(jaxpr, out_tree)
         if fast_key is not None:
             self._fast[fast_key] = exe.run_tree

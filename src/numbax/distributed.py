@@ -21,7 +21,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .api import _flatten_axes, eval_shape, jit, vmap
-from .core import get_aval
 from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["map", "map_blocks", "sum_blocks"]
@@ -99,7 +98,7 @@ def map(f: Callable, xs: Any, *, client: Any = None, chunk_size: int | None = No
 
     bounds = [(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
     chunks = [_chunk(leaves, treedef, mapped, a, b, chunk_size) for a, b in bounds]
-    _trace(program, chunks[0])
+    program.trace(chunks[0])   # here: errors in f point at the user's line; workers get the jaxpr
     if client is None:
         results = [_run_chunk(program, c, i, a, b) for i, (c, (a, b)) in enumerate(zip(chunks, bounds))]
     else:
@@ -137,19 +136,6 @@ def _chunk(leaves, treedef, mapped, a: int, b: int, size: int):
                 x = np.concatenate([x, np.repeat(x[-1:], size - (b - a), axis=0)])
         out.append(x)
     return tree_unflatten(treedef, out)
-
-
-def _trace(program, chunk) -> None:
-    """Stage (not compile) the program here: errors in f surface on the client, pointing at the
-    user's line, and workers receive the traced program."""
-    flat, in_tree = tree_flatten(((chunk,), {}))
-    key = (in_tree, tuple(get_aval(x) for x in flat), ())    # as Jitted._call keys its cache
-    if key not in program._cache:
-        jaxpr, out_tree, consts = program._trace((), (chunk,), {}, (), 1)
-        if consts:
-            raise TypeError("numbax.distributed.map: f closes over values being traced by an "
-                            "enclosing transformation; pass them through xs instead")
-        program._cache[key] = (jaxpr, out_tree)
 
 
 def _stack(results: list, n: int):
